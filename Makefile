@@ -1,0 +1,26 @@
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+export GOTOOLCHAIN ?= go1.26.10
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: build test lint demo bench clean
+
+build:
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/vectord ./cmd/vectord
+	go build -trimpath -o bin/vectorsim ./cmd/vectorsim
+
+test:
+	scripts/test.sh
+
+lint:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	go vet ./...
+
+demo:
+	go run ./cmd/vectord demo
+
+bench: build
+	scripts/bench-download.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/codec"
+	"github.com/builtfast/vectord/config"
+	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/storage"
+	"github.com/builtfast/vectord/storage/local"
+	"github.com/builtfast/vectord/vectorapi"
+)
+
+// app is what a command works with: the configuration, the open catalog, the
+// storage targets and, for commands that talk to the API, the client.
+type app struct {
+	cfg     *config.Config
+	cat     *catalog.DB
+	targets []storage.Target
+	local   *local.Target
+	codec   codec.Codec
+	log     *slog.Logger
+}
+
+// loadConfig loads the configuration; any problem is a usage error (exit 2).
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, &usageError{err: err}
+	}
+	return cfg, nil
+}
+
+// openApp loads the configuration and opens the catalog and storage. A
+// writable app owns the catalog: it also removes stray .partial files left
+// by an interrupted download.
+func openApp(ctx context.Context, path string, writable bool, log *slog.Logger) (*app, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return openAppConfig(ctx, cfg, writable, log)
+}
+
+func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *slog.Logger) (*app, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &app{cfg: cfg, log: log}
+	c, err := codec.Parse(cfg.Storage.Compression)
+	if err != nil {
+		return nil, &usageError{err: fmt.Errorf("storage.compression: %w", err)}
+	}
+	a.codec = c
+	if cfg.Storage.S3 != nil {
+		return nil, usageErrorf("storage.s3: the S3 archive target is not available in this version of vectord; remove the section or use storage.local")
+	}
+	if cfg.Storage.Local != nil {
+		lt, err := local.New(cfg.Storage.Local.Path)
+		if err != nil {
+			return nil, fmt.Errorf("open storage.local.path: %w", err)
+		}
+		a.local = lt
+		a.targets = append(a.targets, lt)
+	}
+	if len(a.targets) == 0 {
+		return nil, usageErrorf("storage: no storage target configured (set storage.local.path)")
+	}
+	dbPath := filepath.Join(cfg.StateDir, "catalog.db")
+	db, err := catalog.Open(dbPath, catalog.Options{Timeout: time.Second, ReadOnly: !writable})
+	if err != nil {
+		if errors.Is(err, catalog.ErrLocked) {
+			return nil, fmt.Errorf("%w (is `vectord run` serving this state_dir? stop it or use its control API)", err)
+		}
+		return nil, err
+	}
+	a.cat = db
+	if writable && a.local != nil {
+		removed, err := a.local.CleanPartials(ctx)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("remove stray partial downloads: %w", err)
+		}
+		for _, p := range removed {
+			log.Info("removed partial download", "path", p)
+		}
+	}
+	return a, nil
+}
+
+func (a *app) Close() error {
+	if a.cat != nil {
+		return a.cat.Close()
+	}
+	return nil
+}
+
+// client builds the Vector API client from the configuration.
+func (a *app) client(observe func(op, code string)) (*vectorapi.Client, error) {
+	api := a.cfg.API
+	c, err := vectorapi.New(vectorapi.Options{
+		BaseURL:           api.BaseURL,
+		Token:             api.Token,
+		Routes:            api.Routes,
+		Timeout:           api.Timeout,
+		RequestsPerMinute: api.RequestsPerMinute,
+		UserAgent:         "vectord/" + version,
+		Logger:            a.log,
+		Observe:           observe,
+	})
+	if err != nil {
+		return nil, &usageError{err: fmt.Errorf("api: %w", err)}
+	}
+	return c, nil
+}
+
+// exporter builds the backup runner around a client.
+func (a *app) exporter(api exporter.API, obs exporter.Observer, gate exporter.Gate) *exporter.Exporter {
+	return &exporter.Exporter{
+		API:             api,
+		Catalog:         a.cat,
+		Targets:         a.targets,
+		Codec:           a.codec,
+		PollInterval:    a.cfg.API.PollInterval,
+		PollMaxInterval: a.cfg.API.PollMaxInterval,
+		Gate:            gate,
+		Observer:        obs,
+		Logger:          a.log,
+	}
+}
+
+// target finds the storage target a location names.
+func (a *app) target(name string) storage.Target {
+	for _, t := range a.targets {
+		if t.Name() == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// open opens the stored file of a record from the first target that has it.
+func (a *app) open(ctx context.Context, r catalog.Record) (io.ReadCloser, error) {
+	c, err := codec.Parse(r.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w", r.ID, err)
+	}
+	key := storage.BackupKey(r.Site, r.Environment, r.StartedAt, r.ExportID, c.Ext())
+	var errs []error
+	for _, loc := range r.Locations {
+		t := a.target(loc.Target)
+		if t == nil {
+			errs = append(errs, fmt.Errorf("target %s is not configured", loc.Target))
+			continue
+		}
+		rc, err := t.Open(ctx, key)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
+			continue
+		}
+		dec, err := codec.NewReader(rc, c)
+		if err != nil {
+			rc.Close()
+			errs = append(errs, err)
+			continue
+		}
+		return &stackedCloser{Reader: dec, closers: []io.Closer{dec, rc}}, nil
+	}
+	return nil, fmt.Errorf("open backup %s: %w", r.ID, errors.Join(errs...))
+}
+
+type stackedCloser struct {
+	io.Reader
+	closers []io.Closer
+}
+
+func (s *stackedCloser) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// newLogger builds the process's logger: text on a terminal, JSON otherwise.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if isTerminal(w) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/exporter"
+)
+
+// runBackup: vectord backup --site S [--env E] [--reason TEXT]
+func runBackup(ctx context.Context, m *Main, args []string) error {
+	f := m.flags("backup")
+	site := f.String("site", "", "configured site name (required)")
+	env := f.String("env", "", "environment name (default: the site's only one, else development)")
+	reason := f.String("reason", "", "free text recorded with the backup")
+	verbose := f.Bool("v", false, "log each step to stderr")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("backup takes no arguments, got %q", pos)
+	}
+	if *site == "" {
+		return usageErrorf("backup: --site is required")
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := newLogger(m.Stderr, level)
+	a, err := openApp(ctx, f.configPath(), true, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	e, err := a.cfg.Environment(*site, *env)
+	if err != nil {
+		return &usageError{err: err}
+	}
+	client, err := a.client(nil)
+	if err != nil {
+		return err
+	}
+	req := exporter.Request{
+		Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
+		Trigger: catalog.TriggerManual, Reason: *reason, ExportTimeout: e.ExportTimeout,
+	}
+	var bar *progressBar
+	if isTerminal(m.Stderr) {
+		bar = &progressBar{w: m.Stderr, start: time.Now()}
+		req.Progress = bar.update
+	}
+	rec, err := a.exporter(client, nil, nil).Run(ctx, req)
+	bar.done()
+	if err != nil {
+		return fmt.Errorf("backup of %s/%s failed: %w", e.Site, e.Name, err)
+	}
+	fmt.Fprintln(m.Stdout, rec.ID)
+	return nil
+}
+
+// progressBar draws a job's progress on one terminal line.
+type progressBar struct {
+	w      io.Writer
+	start  time.Time
+	phase  string
+	dlFrom time.Time
+	drawn  bool
+}
+
+func (p *progressBar) update(pr exporter.Progress) {
+	now := time.Now()
+	if pr.Phase != p.phase {
+		p.phase = pr.Phase
+		if pr.Phase == "downloading" {
+			p.dlFrom = now
+		}
+	}
+	line := fmt.Sprintf("%s  %s", pr.Phase, now.Sub(p.start).Round(time.Second))
+	if pr.Phase == "downloading" || pr.Phase == "storing" {
+		secs := now.Sub(p.dlFrom).Seconds()
+		rate := 0.0
+		if secs > 0 {
+			rate = float64(pr.Bytes) / secs
+		}
+		line = fmt.Sprintf("%s  %s", pr.Phase, humanBytes(pr.Bytes))
+		if pr.Total > 0 {
+			line += fmt.Sprintf(" / %s (%d%%)", humanBytes(pr.Total), pr.Bytes*100/pr.Total)
+		}
+		line += fmt.Sprintf("  %s/s", humanBytes(int64(rate)))
+		if pr.Total > 0 && rate > 0 && pr.Bytes < pr.Total {
+			eta := time.Duration(float64(pr.Total-pr.Bytes) / rate * float64(time.Second))
+			line += fmt.Sprintf("  ETA %s", eta.Round(time.Second))
+		}
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	p.drawn = true
+}
+
+func (p *progressBar) done() {
+	if p != nil && p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for v := n / unit; v >= unit; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,30 @@
+// Command vectord backs up the MySQL databases of sites hosted on BuiltFast's
+// Vector Pro platform: scheduled exports through the Vector API, streamed,
+// checked and stored locally, recorded in a bbolt catalog, pruned by
+// retention rules and watched through Prometheus metrics.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Set at build time: -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		Getenv: os.Getenv,
+	}
+	os.Exit(m.Run(ctx, os.Args[1:]))
+}

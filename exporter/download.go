@@ -1,0 +1,264 @@
+package exporter
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/codec"
+	"github.com/builtfast/vectord/dump"
+	"github.com/builtfast/vectord/storage"
+	"github.com/builtfast/vectord/vectorapi"
+)
+
+// maxRestarts bounds how often one export's download starts again from byte
+// zero (the server ignored a Range request, or the file changed under it).
+const maxRestarts = 2
+
+func (j *job) download(ctx context.Context, exp vectorapi.Export) (catalog.Record, error) {
+	if g := j.e.Gate; g != nil {
+		release, err := g.Download(ctx, exp.ExpiresAt)
+		if err != nil {
+			return catalog.Record{}, err
+		}
+		defer release()
+	}
+	j.job.URLExpiresAt = exp.ExpiresAt
+	if err := j.persist(ctx, StateDownloading); err != nil {
+		return catalog.Record{}, err
+	}
+	src := &resumer{
+		ctx: ctx, api: j.e.API, url: exp.DownloadURL, expiresAt: exp.ExpiresAt,
+		total: -1, now: j.e.now, log: j.log,
+		refresh: func(ctx context.Context) (vectorapi.Export, error) {
+			fresh, err := j.e.API.ExportStatus(ctx, j.target, j.job.ExportID)
+			switch {
+			case errors.Is(err, vectorapi.ErrNotFound):
+				return fresh, errExportGone
+			case err != nil:
+				return fresh, classifyAPI(ReasonAPI, fmt.Errorf("query export %s for a fresh URL: %w", j.job.ExportID, err))
+			case fresh.Status != "completed" || fresh.DownloadURL == "":
+				return fresh, errExportGone
+			}
+			j.log.Info("download URL renewed", "export_id", j.job.ExportID, "expires_at", fresh.ExpiresAt)
+			return fresh, nil
+		},
+		onProgress: func(n, total int64) { j.progress("downloading", n, total) },
+	}
+	defer src.close()
+	for restarts := 0; ; restarts++ {
+		rec, err := j.transfer(ctx, src)
+		if !errors.Is(err, errRestart) {
+			return rec, err
+		}
+		if restarts >= maxRestarts {
+			return catalog.Record{}, fail(ReasonDownload, "download export %s: %v", j.job.ExportID, err)
+		}
+		j.log.Warn("download starts again from the beginning", "export_id", j.job.ExportID, "error", err)
+		src.reset()
+	}
+}
+
+// transfer makes one pass over the export file into every target and, if
+// the result checks out, commits it and records it.
+func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error) {
+	dlStart := j.e.now()
+	ext := j.e.Codec.Ext()
+	key := storage.BackupKey(j.req.Site, j.req.Environment, j.started, j.job.ExportID, ext)
+
+	writers := make([]storage.Writer, 0, len(j.e.Targets))
+	committed := false
+	defer func() {
+		if !committed {
+			for _, w := range writers {
+				_ = w.Abort()
+			}
+		}
+	}()
+	sinks := make([]io.Writer, 0, len(j.e.Targets))
+	for _, t := range j.e.Targets {
+		w, err := t.Create(ctx, key)
+		if err != nil {
+			return catalog.Record{}, storageErr(t, "create %s", key, err)
+		}
+		writers = append(writers, w)
+		sinks = append(sinks, w)
+	}
+	stored := &countingWriter{w: io.MultiWriter(sinks...)}
+	out := &errorClass{w: stored, reason: ReasonStorage, what: "write backup " + key}
+	cw, err := codec.NewWriter(out, j.e.Codec)
+	if err != nil {
+		return catalog.Record{}, &Error{Reason: ReasonStorage, Err: err}
+	}
+
+	br := bufio.NewReaderSize(src, 256<<10)
+	var plain io.Reader = br
+	magic, err := br.Peek(2)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return catalog.Record{}, err
+	}
+	gzipped := dump.IsGzip(magic)
+	if gzipped {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return catalog.Record{}, verifyOrSource(err, "read gzip header of export %s", j.job.ExportID)
+		}
+		defer gz.Close()
+		plain = gz
+	}
+	hash := sha256.New()
+	check := dump.NewChecker()
+	size, err := io.CopyBuffer(io.MultiWriter(hash, check, cw), plain, make([]byte, 256<<10))
+	if err != nil {
+		return catalog.Record{}, verifyOrSource(err, "download export %s", j.job.ExportID)
+	}
+	if err := cw.Close(); err != nil {
+		return catalog.Record{}, verifyOrSource(err, "compress backup %s", key)
+	}
+	if err := check.Check(); err != nil {
+		return catalog.Record{}, fail(ReasonVerify, "export %s of site %s: %v", j.job.ExportID, j.req.Site, err)
+	}
+	dlEnd := j.e.now()
+	if o := j.e.Observer; o != nil {
+		o.ObservePhase("download", dlEnd.Sub(dlStart))
+		o.ObserveURLRemaining(src.expiresAt.Sub(dlEnd))
+	}
+	j.log.Info("export downloaded", "export_id", j.job.ExportID, "bytes", size, "gzip", gzipped,
+		"duration", dlEnd.Sub(dlStart), "url_remaining", src.expiresAt.Sub(dlEnd).Round(time.Second))
+
+	j.progress("storing", src.offset, src.total)
+	if err := j.persist(ctx, StateStoring); err != nil {
+		return catalog.Record{}, err
+	}
+	rec := catalog.Record{
+		ID: catalog.NewID(j.started), Site: j.req.Site, Environment: j.req.Environment,
+		SiteID: j.req.SiteID, EnvironmentID: j.req.EnvironmentID, ExportID: j.job.ExportID,
+		Trigger: j.req.Trigger, Reason: j.req.Reason,
+		StartedAt: j.started.UTC(), SizeBytes: size, SHA256: hex.EncodeToString(hash.Sum(nil)),
+		StoredBytes: stored.n, Compression: string(j.e.Codec),
+	}
+	for i, w := range writers {
+		info, err := w.Commit(ctx)
+		if err != nil {
+			return catalog.Record{}, storageErr(j.e.Targets[i], "commit %s", key, err)
+		}
+		if info.Size != stored.n {
+			return catalog.Record{}, fail(ReasonStorage, "%s: committed %s holds %d bytes, wrote %d", j.e.Targets[i].Name(), key, info.Size, stored.n)
+		}
+		rec.Locations = append(rec.Locations, catalog.Location{Target: j.e.Targets[i].Name(), URI: j.e.Targets[i].URI(key)})
+	}
+	committed = true
+	rec.CompletedAt = j.e.now().UTC()
+	if err := j.record(ctx, key, rec); err != nil {
+		j.removeStored(key)
+		return catalog.Record{}, err
+	}
+	if o := j.e.Observer; o != nil {
+		o.ObservePhase("store", j.e.now().Sub(dlEnd))
+	}
+	return rec, nil
+}
+
+// record writes the manifest beside the backup on every target, then the
+// catalog record: the file is complete before anything points at it.
+func (j *job) record(ctx context.Context, key string, rec catalog.Record) error {
+	manifest, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("encode manifest: %w", err)}
+	}
+	manifest = append(manifest, '\n')
+	mkey := storage.ManifestKey(key)
+	for _, t := range j.e.Targets {
+		if err := writeObject(ctx, t, mkey, manifest); err != nil {
+			return storageErr(t, "write manifest %s", mkey, err)
+		}
+	}
+	if err := j.e.Catalog.Add(ctx, rec); err != nil {
+		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("record backup %s: %w", rec.ID, err)}
+	}
+	j.log.Info("backup stored", "backup_id", rec.ID, "export_id", rec.ExportID, "bytes", rec.SizeBytes, "stored_bytes", rec.StoredBytes)
+	return nil
+}
+
+// removeStored deletes a committed backup and manifest that could not be
+// recorded, so a failed job leaves no file behind.
+func (j *job) removeStored(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, t := range j.e.Targets {
+		for _, k := range []string{storage.ManifestKey(key), key} {
+			if err := t.Delete(ctx, k); err != nil {
+				j.log.Error("remove unrecorded backup", "target", t.Name(), "key", k, "error", err)
+			}
+		}
+	}
+}
+
+func writeObject(ctx context.Context, t storage.Target, key string, data []byte) error {
+	w, err := t.Create(ctx, key)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	if _, err := w.Commit(ctx); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return nil
+}
+
+func storageErr(t storage.Target, format, key string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &Error{Reason: ReasonStorage, Err: fmt.Errorf("%s: "+format+": %w", t.Name(), key, err)}
+}
+
+// verifyOrSource classifies an error of the copy loop: errors already
+// classified (source or sink) keep their reason; anything else came from
+// decompressing the body, so the export file itself is bad.
+func verifyOrSource(err error, format string, args ...any) error {
+	var e *Error
+	if errors.As(err, &e) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errRestart) {
+		return err
+	}
+	return &Error{Reason: ReasonVerify, Err: fmt.Errorf(format+": %w", append(args, err)...)}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// errorClass gives write errors of the storage side their reason, so the
+// copy loop can tell a full disk from a broken download.
+type errorClass struct {
+	w      io.Writer
+	reason string
+	what   string
+}
+
+func (e *errorClass) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		err = &Error{Reason: e.reason, Err: fmt.Errorf("%s: %w", e.what, err)}
+	}
+	return n, err
+}

@@ -1,0 +1,321 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/codec"
+	"github.com/builtfast/vectord/storage"
+	"github.com/builtfast/vectord/vectorapi"
+)
+
+// API is the part of the Vector API client a backup job uses.
+// *vectorapi.Client satisfies it.
+type API interface {
+	StartExport(ctx context.Context, t vectorapi.Target) (vectorapi.Export, error)
+	ExportStatus(ctx context.Context, t vectorapi.Target, exportID string) (vectorapi.Export, error)
+	Download(ctx context.Context, url string, offset int64) (*vectorapi.Download, error)
+}
+
+// Catalog records a job's progress and its finished backup.
+// *catalog.DB satisfies it.
+type Catalog interface {
+	Add(ctx context.Context, r catalog.Record) error
+	PutJob(ctx context.Context, j catalog.Job) error
+}
+
+// Gate admits work that a shared limit bounds. Export blocks until an export
+// request may be sent (database-operation budget, exports in flight) and
+// holds that slot until release; Download blocks until a download may start,
+// earliest URL expiry first. Both return ctx's error if it ends first, and
+// release must be called exactly once after a nil error.
+type Gate interface {
+	Export(ctx context.Context, trigger string) (release func(), err error)
+	Download(ctx context.Context, expiresAt time.Time) (release func(), err error)
+}
+
+// Observer receives timings. *metrics.Metrics satisfies it.
+type Observer interface {
+	ObservePhase(phase string, d time.Duration)
+	ObserveURLRemaining(d time.Duration)
+}
+
+// Progress is a job's progress as a terminal shows it.
+type Progress struct {
+	Phase string // "exporting", "waiting", "downloading", "storing"
+	Bytes int64  // bytes of the export file received
+	Total int64  // the export file's size, -1 while unknown
+}
+
+// Exporter runs backup jobs. Its fields are set once and then only read, so
+// one Exporter serves any number of concurrent jobs (of different
+// environments).
+type Exporter struct {
+	API     API
+	Catalog Catalog
+	// Targets receive every backup; each must commit the file and its
+	// manifest before the backup is recorded.
+	Targets []storage.Target
+	Codec   codec.Codec
+
+	PollInterval    time.Duration // first status poll; default 2s
+	PollMaxInterval time.Duration // polls back off up to this; default 30s
+
+	Gate     Gate         // nil admits everything at once
+	Observer Observer     // nil observes nothing
+	Logger   *slog.Logger // nil discards
+	Now      func() time.Time
+}
+
+// Request is one backup to take.
+type Request struct {
+	JobID                                    string // "" → a new id
+	Site, Environment, SiteID, EnvironmentID string
+	Trigger                                  string // catalog.TriggerSchedule, TriggerManual or TriggerPreImport
+	Reason                                   string
+	ExportTimeout                            time.Duration // from the export request to completed; default 2h
+
+	// ExportID resumes an export requested earlier (by a daemon that
+	// stopped): it is polled, not requested again.
+	ExportID          string
+	ExportRequestedAt time.Time
+
+	Progress func(Progress)     // optional
+	OnState  func(catalog.Job) // optional: each persisted state change
+}
+
+// Job states, as the control API reports them.
+const (
+	StateQueued      = "queued"
+	StateExporting   = "exporting"
+	StateDownloading = "downloading"
+	StateStoring     = "storing"
+	StateSucceeded   = "succeeded"
+	StateFailed      = "failed"
+)
+
+// Run takes one backup and returns its catalog record. On failure nothing is
+// recorded and no file is left behind, and the error's Reason says why. If
+// ctx ends, Run returns promptly with an error matching context.Canceled (or
+// DeadlineExceeded) and leaves the job's persisted state as it stood, so a
+// restarted daemon can resume the export instead of requesting another.
+func (e *Exporter) Run(ctx context.Context, req Request) (catalog.Record, error) {
+	j := e.newJob(req)
+	if err := j.persist(ctx, StateQueued); err != nil {
+		return catalog.Record{}, err
+	}
+	rec, err := j.run(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return catalog.Record{}, fmt.Errorf("backup %s/%s: %w", req.Site, req.Environment, context.Cause(ctx))
+		}
+		j.job.Error = err.Error()
+		// The job's outcome is in the error; failing to persist it only
+		// loses the job's history, so it is logged, not returned.
+		if perr := j.persist(context.WithoutCancel(ctx), StateFailed); perr != nil {
+			j.log.Warn("record job state", "error", perr)
+		}
+		return catalog.Record{}, err
+	}
+	j.job.BackupID = rec.ID
+	if perr := j.persist(context.WithoutCancel(ctx), StateSucceeded); perr != nil {
+		j.log.Warn("record job state", "error", perr)
+	}
+	return rec, nil
+}
+
+type job struct {
+	e       *Exporter
+	req     Request
+	job     catalog.Job
+	target  vectorapi.Target
+	started time.Time
+	log     *slog.Logger
+}
+
+func (e *Exporter) newJob(req Request) *job {
+	now := e.now()
+	if req.JobID == "" {
+		req.JobID = catalog.NewID(now)
+	}
+	if req.ExportTimeout <= 0 {
+		req.ExportTimeout = 2 * time.Hour
+	}
+	log := e.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &job{
+		e:   e,
+		req: req,
+		job: catalog.Job{
+			ID: req.JobID, Site: req.Site, Environment: req.Environment,
+			SiteID: req.SiteID, EnvironmentID: req.EnvironmentID,
+			Trigger: req.Trigger, Reason: req.Reason,
+			ExportID: req.ExportID, ExportRequestedAt: req.ExportRequestedAt,
+			CreatedAt: now,
+		},
+		target:  vectorapi.Target{SiteID: req.SiteID, EnvironmentID: req.EnvironmentID},
+		started: now,
+		log:     log.With("site", req.Site, "environment", req.Environment, "job_id", req.JobID),
+	}
+}
+
+func (e *Exporter) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (j *job) persist(ctx context.Context, state string) error {
+	j.job.State = state
+	j.job.UpdatedAt = j.e.now()
+	if err := j.e.Catalog.PutJob(ctx, j.job); err != nil {
+		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("record job %s: %w", j.job.ID, err)}
+	}
+	if j.req.OnState != nil {
+		j.req.OnState(j.job)
+	}
+	return nil
+}
+
+func (j *job) progress(phase string, n, total int64) {
+	if j.req.Progress != nil {
+		j.req.Progress(Progress{Phase: phase, Bytes: n, Total: total})
+	}
+}
+
+// maxFreshExports bounds how often one job asks for a new export after the
+// first one's file became unreachable: each costs database-operation budget.
+const maxFreshExports = 1
+
+func (j *job) run(ctx context.Context) (catalog.Record, error) {
+	fresh := 0
+	for {
+		if j.job.ExportID == "" {
+			if err := j.requestExport(ctx); err != nil {
+				return catalog.Record{}, err
+			}
+		} else {
+			j.log.Info("resuming export", "export_id", j.job.ExportID)
+		}
+		exp, err := j.waitCompleted(ctx)
+		if err == nil {
+			var rec catalog.Record
+			rec, err = j.download(ctx, exp)
+			if err == nil {
+				return rec, nil
+			}
+		}
+		if !errors.Is(err, errExportGone) || fresh >= maxFreshExports {
+			return catalog.Record{}, err
+		}
+		fresh++
+		j.log.Warn("export file no longer available; requesting a fresh export", "export_id", j.job.ExportID)
+		j.job.ExportID = ""
+	}
+}
+
+// errExportGone: the export's file can no longer be downloaded (its URL
+// expired and a fresh status query gave none), so only a new export helps.
+var errExportGone = &Error{Reason: ReasonURLExpired, Err: errors.New("the export's download URL expired and the API offers no fresh one")}
+
+func (j *job) requestExport(ctx context.Context) error {
+	j.progress("exporting", 0, -1)
+	if g := j.e.Gate; g != nil {
+		release, err := g.Export(ctx, j.req.Trigger)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	exp, err := j.e.API.StartExport(ctx, j.target)
+	if err != nil {
+		return classifyAPI(ReasonAPI, fmt.Errorf("request export of site %s: %w", j.req.Site, err))
+	}
+	if exp.ID == "" {
+		return fail(ReasonAPI, "request export of site %s: the API answered without an export id", j.req.Site)
+	}
+	j.job.ExportID = exp.ID
+	j.job.ExportRequestedAt = j.e.now()
+	j.log.Info("export requested", "export_id", exp.ID)
+	return j.persist(ctx, StateExporting)
+}
+
+// waitCompleted polls the export until it completes, fails, or outlives the
+// export timeout, backing off from PollInterval to PollMaxInterval.
+func (j *job) waitCompleted(ctx context.Context) (vectorapi.Export, error) {
+	j.progress("waiting", 0, -1)
+	interval, maxInterval := j.e.PollInterval, j.e.PollMaxInterval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	if maxInterval < interval {
+		maxInterval = max(interval, 30*time.Second)
+	}
+	requested := j.job.ExportRequestedAt
+	if requested.IsZero() {
+		requested = j.e.now()
+	}
+	deadline := requested.Add(j.req.ExportTimeout)
+	id := j.job.ExportID
+	for {
+		exp, err := j.e.API.ExportStatus(ctx, j.target, id)
+		if errors.Is(err, vectorapi.ErrNotFound) {
+			return exp, errExportGone
+		}
+		if err != nil {
+			return exp, classifyAPI(ReasonAPI, fmt.Errorf("query export %s: %w", id, err))
+		}
+		switch exp.Status {
+		case "completed":
+			if exp.DownloadURL == "" {
+				return exp, errExportGone
+			}
+			if o := j.e.Observer; o != nil {
+				o.ObservePhase("export", j.e.now().Sub(requested))
+			}
+			j.log.Info("export completed", "export_id", id, "expires_at", exp.ExpiresAt)
+			return exp, nil
+		case "failed":
+			msg := exp.ErrorMessage
+			if msg == "" {
+				msg = "no reason given"
+			}
+			return exp, fail(ReasonExportFailed, "export %s of site %s failed: %s", id, j.req.Site, msg)
+		}
+		now := j.e.now()
+		if !now.Add(interval).Before(deadline) {
+			return exp, fail(ReasonExportTimeout, "export %s of site %s not completed after %s (export_timeout)", id, j.req.Site, j.req.ExportTimeout)
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return exp, err
+		}
+		interval = min(interval*2, maxInterval)
+	}
+}
+
+// classifyAPI keeps a rejected token or an unsupported route visible as an
+// API failure while giving everything else the reason given.
+func classifyAPI(reason string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &Error{Reason: reason, Err: err}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

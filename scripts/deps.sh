@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the tools vectord's tests run against: promtool (Debian's
+# prometheus package) for the alert rules. Idempotent; needs root or sudo
+# when something is missing.
+set -euo pipefail
+
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+
+if [ ${#need[@]} -eq 0 ]; then
+	exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
