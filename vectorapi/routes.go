@@ -1,0 +1,154 @@
+package vectorapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// operation names an API call; its string is the label passed to
+// Options.Observe.
+type operation string
+
+const (
+	opExport       operation = "export"
+	opExportStatus operation = "export_status"
+	opImportCreate operation = "import_create"
+	opImportRun    operation = "import_run"
+	opImportStatus operation = "import_status"
+	opImportDirect operation = "import_direct"
+	// Not API routes: requests to presigned URLs.
+	opImportUpload operation = "import_upload"
+	opDownload     operation = "download"
+)
+
+// route is one operation's method and path templates. Templates hold
+// {site}, {env} and {id}; an empty template means the route set has no
+// such route.
+type route struct {
+	method string
+	dev    string // a site's development database
+	env    string // one of the site's environments
+	// sendsSize: the create-import request carries a JSON body with the
+	// dump's scope, filename and content_length.
+	sendsSize bool
+}
+
+// routeTable returns the routes of a route set (CONTRACT §1), or false for
+// an unknown set. It builds a fresh table so that no state is shared.
+func routeTable(set string) (map[operation]route, bool) {
+	switch set {
+	case RoutesDocumented:
+		return map[operation]route{
+			opExport: {method: http.MethodPost,
+				dev: "/sites/{site}/database/export",
+				env: "/sites/{site}/environments/{env}/database/export"},
+			opExportStatus: {method: http.MethodGet,
+				dev: "/sites/{site}/database/export/{id}",
+				env: "/sites/{site}/environments/{env}/database/export/{id}"},
+			opImportCreate: {method: http.MethodPost,
+				dev: "/sites/{site}/database/import",
+				env: "/sites/{site}/environments/{env}/database/import"},
+			opImportRun: {method: http.MethodPost,
+				dev: "/sites/{site}/database/import/{id}/run",
+				env: "/sites/{site}/environments/{env}/database/import/{id}/run"},
+			opImportStatus: {method: http.MethodGet,
+				dev: "/sites/{site}/database/import/{id}",
+				env: "/sites/{site}/environments/{env}/database/import/{id}"},
+			// The documentation describes direct import for the
+			// development database only.
+			opImportDirect: {method: http.MethodPost,
+				dev: "/sites/{site}/database/import-direct"},
+		}, true
+	case RoutesOpenAPI:
+		return map[operation]route{
+			opExport:       {method: http.MethodPost, dev: "/sites/{site}/db/export"},
+			opExportStatus: {method: http.MethodGet, dev: "/sites/{site}/db/exports/{id}"},
+			opImportCreate: {method: http.MethodPost, dev: "/sites/{site}/imports", sendsSize: true},
+			opImportRun:    {method: http.MethodPost, dev: "/sites/{site}/imports/{id}/run"},
+			opImportStatus: {method: http.MethodGet, dev: "/sites/{site}/imports/{id}"},
+			opImportDirect: {method: http.MethodPost}, // none
+		}, true
+	}
+	return nil, false
+}
+
+// path expands the operation's template for t and id, escaping each
+// segment. It returns an error matching ErrUnsupported when the route set
+// has no such route.
+func (c *Client) path(op operation, t Target, id string) (method, path string, err error) {
+	r := c.routes[op]
+	tmpl := r.dev
+	if t.EnvironmentID != "" {
+		tmpl = r.env
+	}
+	switch {
+	case r.dev == "" && r.env == "":
+		return "", "", fmt.Errorf("the %s routes have no %s: %w", c.routeSet, op.describe(), ErrUnsupported)
+	case tmpl == "" && op == opImportDirect:
+		return "", "", fmt.Errorf("environment %q: direct import reaches a site's development database only (use an import session): %w", t.EnvironmentID, ErrUnsupported)
+	case tmpl == "":
+		return "", "", fmt.Errorf("environment %q: the %s routes reach no environment databases: %w", t.EnvironmentID, c.routeSet, ErrUnsupported)
+	}
+	if err := checkSegment("site id", t.SiteID); err != nil {
+		return "", "", err
+	}
+	if t.EnvironmentID != "" {
+		if err := checkSegment("environment id", t.EnvironmentID); err != nil {
+			return "", "", err
+		}
+	}
+	if strings.Contains(tmpl, "{id}") {
+		if err := checkSegment(op.idName(), id); err != nil {
+			return "", "", err
+		}
+	}
+	p := strings.NewReplacer(
+		"{site}", url.PathEscape(t.SiteID),
+		"{env}", url.PathEscape(t.EnvironmentID),
+		"{id}", url.PathEscape(id),
+	).Replace(tmpl)
+	return r.method, p, nil
+}
+
+// checkSegment refuses values that cannot be a path segment.
+func checkSegment(name, v string) error {
+	switch v {
+	case "":
+		return fmt.Errorf("%s is empty", name)
+	case ".", "..":
+		return fmt.Errorf("%s %q is not a valid id", name, v)
+	}
+	return nil
+}
+
+// describe is the operation as error messages name it.
+func (op operation) describe() string {
+	switch op {
+	case opExport:
+		return "start export"
+	case opExportStatus:
+		return "export status"
+	case opImportCreate:
+		return "create import"
+	case opImportRun:
+		return "run import"
+	case opImportStatus:
+		return "import status"
+	case opImportDirect:
+		return "direct import"
+	case opImportUpload:
+		return "upload"
+	case opDownload:
+		return "download"
+	}
+	return string(op)
+}
+
+func (op operation) idName() string {
+	if op == opExportStatus {
+		return "export id"
+	}
+	return "import id"
+}
