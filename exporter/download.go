@@ -98,6 +98,14 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 	if err != nil {
 		return catalog.Record{}, &Error{Reason: ReasonStorage, Err: err}
 	}
+	// The compressor may write from goroutines of its own: it is closed
+	// (and so has stopped writing) before the writers are aborted.
+	cwOpen := true
+	defer func() {
+		if cwOpen {
+			_ = cw.Close()
+		}
+	}()
 
 	br := bufio.NewReaderSize(src, 256<<10)
 	var plain io.Reader = br
@@ -120,6 +128,7 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 	if err != nil {
 		return catalog.Record{}, verifyOrSource(err, "download export %s", j.job.ExportID)
 	}
+	cwOpen = false
 	if err := cw.Close(); err != nil {
 		return catalog.Record{}, verifyOrSource(err, "compress backup %s", key)
 	}

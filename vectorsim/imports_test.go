@@ -169,6 +169,11 @@ func TestOpenAPIImport(t *testing.T) {
 	if r.str("status") != "uploaded" || r.str("uploaded_at") != "2026-01-24T12:00:01+00:00" || r.body["message"] != "Archive import started" {
 		t.Errorf("run answer = %s, want status uploaded, uploaded_at set", r.raw)
 	}
+	again := e.api("POST", "/sites/12345/imports/"+id+"/run", nil)
+	if again.status != http.StatusUnprocessableEntity {
+		t.Errorf("second run = %d %s, want 422", again.status, again.raw)
+	}
+	assertShape(t, again, "openapi/import_run_422_not_ready.json")
 	e.api("GET", "/sites/12345/imports/"+id, nil)
 	e.clock.Advance(30 * time.Second)
 	c := e.api("GET", "/sites/12345/imports/"+id, nil)

@@ -91,6 +91,13 @@ func TestNotFoundAnswers(t *testing.T) {
 			if d, ok := a.body["data"].(map[string]any); !ok || len(d) != 0 {
 				t.Errorf("data = %v, want {}", a.body["data"])
 			}
+			if example := map[string]string{
+				"Site not found":   "openapi/export_create_404.json",
+				"Export not found": "openapi/export_status_404.json",
+				"Import not found": "openapi/import_status_404.json",
+			}[tt.message]; example != "" {
+				assertShape(t, a, example)
+			}
 		})
 	}
 }

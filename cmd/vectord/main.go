@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	_ "time/tzdata" // schedules name IANA zones; hosts may lack a zone database
 )
 
 // Set at build time: -ldflags "-X main.version=... -X main.commit=...".
