@@ -84,7 +84,7 @@ type Request struct {
 	ExportID          string
 	ExportRequestedAt time.Time
 
-	Progress func(Progress)     // optional
+	Progress func(Progress)    // optional
 	OnState  func(catalog.Job) // optional: each persisted state change
 }
 
