@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/builtfast/vectord/codec"
+	"github.com/builtfast/vectord/vectorsim"
+)
+
+const testToken = "cli-test-token-5b1d"
+
+// fixture is a configuration pointing at a simulated API, in a temp dir.
+type fixture struct {
+	t     *testing.T
+	sim   *vectorsim.Server
+	dir   string
+	cfg   string
+	plain []byte
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	body := vectorsim.Dump("cli", 200<<10, vectorsim.MariaDB)
+	plain := make([]byte, body.Size())
+	if _, err := body.ReadAt(plain, 0); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	sim := vectorsim.New(vectorsim.Options{Token: testToken, Backend: fixedBackend{body}, TempDir: dir})
+	sim.AddSite("1001", "2001", "2002")
+	sim.AddSite("1002")
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	f := &fixture{t: t, sim: sim, dir: dir, cfg: filepath.Join(dir, "config.yaml"), plain: plain}
+	f.writeConfig(fmt.Sprintf(`api:
+  base_url: %s/api/v1/vector
+  token_file: api-token
+  poll_interval: 5ms
+  poll_max_interval: 20ms
+  requests_per_minute: 6000
+state_dir: state
+storage:
+  local:
+    path: backups
+sites:
+  - name: acme
+    id: "1001"
+    environments:
+      - name: production
+        id: "2001"
+      - name: staging
+        id: "2002"
+  - name: globex
+    id: "1002"
+`, srv.URL))
+	if err := os.WriteFile(filepath.Join(dir, "api-token"), []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) writeConfig(s string) {
+	f.t.Helper()
+	if err := os.WriteFile(f.cfg, []byte(s), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// vectord runs one command line in-process.
+func (f *fixture) vectord(args ...string) (code int, stdout, stderr string) {
+	f.t.Helper()
+	var out, errb bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+		if k == "VECTORD_CONFIG" {
+			return f.cfg
+		}
+		return ""
+	}}
+	code = m.Run(context.Background(), args)
+	return code, out.String(), errb.String()
+}
+
+func (f *fixture) listJSON(args ...string) []map[string]any {
+	f.t.Helper()
+	code, out, errs := f.vectord(append([]string{"list", "--json"}, args...)...)
+	if code != 0 {
+		f.t.Fatalf("list --json = %d: %s", code, errs)
+	}
+	var recs []map[string]any
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		f.t.Fatalf("list --json printed %q: %v", out, err)
+	}
+	return recs
+}
+
+func TestBackupListCatVerify(t *testing.T) {
+	f := newFixture(t)
+	code, out, errs := f.vectord("backup", "--site", "globex", "--reason", "before plugin update")
+	if code != 0 {
+		t.Fatalf("backup = %d, stderr %q", code, errs)
+	}
+	id := strings.TrimSpace(out)
+	if errs != "" {
+		t.Errorf("backup without a terminal printed to stderr: %q", errs)
+	}
+
+	recs := f.listJSON()
+	if len(recs) != 1 || recs[0]["id"] != id {
+		t.Fatalf("list --json = %v, want the one backup %s", recs, id)
+	}
+	var keys []string
+	for k := range recs[0] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	want := []string{"completed_at", "compression", "environment", "environment_id", "export_id", "id", "locations", "reason",
+		"sha256", "site", "site_id", "size_bytes", "started_at", "stored_bytes", "trigger"}
+	if strings.Join(keys, ",") != strings.Join(want, ",") {
+		t.Errorf("record fields = %v, want CONTRACT §4's %v", keys, want)
+	}
+	if recs[0]["environment"] != "development" || recs[0]["trigger"] != "manual" || recs[0]["reason"] != "before plugin update" {
+		t.Errorf("record = %v", recs[0])
+	}
+
+	code, sql, errs := f.vectord("cat", id)
+	if code != 0 || sql != string(f.plain) {
+		t.Fatalf("cat = %d (%d bytes, stderr %q), want the %d bytes of the export", code, len(sql), errs, len(f.plain))
+	}
+	sum := sha256.Sum256(f.plain)
+	if recs[0]["sha256"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("sha256 = %v, want %x", recs[0]["sha256"], sum)
+	}
+	if code, out, errs := f.vectord("verify"); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("verify = %d %q %q", code, out, errs)
+	}
+	if code, out, _ := f.vectord("list"); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "globex") {
+		t.Errorf("list = %d %q", code, out)
+	}
+	if recs := f.listJSON("--site", "acme"); len(recs) != 0 {
+		t.Errorf("list --site acme = %v, want none", recs)
+	}
+}
+
+func TestCorruptBackupFailsCatAndVerify(t *testing.T) {
+	f := newFixture(t)
+	_, out, _ := f.vectord("backup", "--site", "globex")
+	id := strings.TrimSpace(out)
+	recs := f.listJSON()
+	uri := recs[0]["locations"].([]any)[0].(map[string]any)["uri"].(string)
+	path := strings.TrimPrefix(uri, "file://")
+	// Replace the stored file with a valid zstd stream of different SQL.
+	if err := os.WriteFile(path, zstdOf(t, bytes.Replace(f.plain, []byte("INSERT"), []byte("insert"), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := f.vectord("cat", id)
+	if code != 1 || !strings.Contains(errs, "corrupt") {
+		t.Errorf("cat of a corrupted backup = %d %q, want 1 naming the corruption", code, errs)
+	}
+	code, out, _ = f.vectord("verify", id)
+	if code != 1 || !strings.Contains(out, "FAIL") {
+		t.Errorf("verify of a corrupted backup = %d %q, want 1 with FAIL", code, out)
+	}
+}
+
+func TestFailedExportExitsOneWithAPIMessage(t *testing.T) {
+	f := newFixture(t)
+	f.sim.SetFaults("", vectorsim.Faults{FailExport: "Database export failed: disk quota exceeded"})
+	code, out, errs := f.vectord("backup", "--site", "acme", "--env", "production")
+	if code != 1 {
+		t.Fatalf("backup = %d, want 1", code)
+	}
+	if out != "" || !strings.Contains(errs, "disk quota exceeded") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Errorf("stdout %q stderr %q, want one stderr line with the API's message", out, errs)
+	}
+	if strings.Contains(errs, testToken) {
+		t.Error("the API token reached stderr")
+	}
+	if recs := f.listJSON(); len(recs) != 0 {
+		t.Errorf("catalog after a failed export = %v, want empty", recs)
+	}
+	var files []string
+	filepath.Walk(filepath.Join(f.dir, "backups"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("files after a failed export: %v", files)
+	}
+}
+
+func TestUsageAndConfigErrorsExitTwo(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"no command", nil, "Usage"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"missing site", []string{"backup"}, "--site is required"},
+		{"unknown site", []string{"backup", "--site", "nope"}, "nope"},
+		{"ambiguous environment", []string{"backup", "--site", "acme"}, "production"},
+		{"unknown flag", []string{"list", "--bogus"}, "bogus"},
+		{"cat without id", []string{"cat"}, "exactly one"},
+		{"missing config", []string{"list", "--config", filepath.Join(f.dir, "missing.yaml")}, "missing.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := f.vectord(tc.args...)
+			if code != 2 || !strings.Contains(errs, tc.wantErr) {
+				t.Errorf("vectord %v = %d %q, want 2 mentioning %q", tc.args, code, errs, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestBadConfigNamesKeyAndLine(t *testing.T) {
+	f := newFixture(t)
+	f.writeConfig("api:\n  token: x\n  timeout: 30 seconds\nsites:\n  - name: acme\n    id: \"1\"\n")
+	code, _, errs := f.vectord("config", "check")
+	if code != 2 || !strings.Contains(errs, "api.timeout") || !strings.Contains(errs, "line 3") {
+		t.Errorf("config check = %d %q, want 2 naming api.timeout and line 3", code, errs)
+	}
+}
+
+func TestConfigCheckPrintsNextRuns(t *testing.T) {
+	f := newFixture(t)
+	code, out, errs := f.vectord("config", "check")
+	if code != 0 {
+		t.Fatalf("config check = %d %q", code, errs)
+	}
+	for _, want := range []string{"acme", "production", "staging", "globex", "0 2 * * *"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out)
+		}
+	}
+	// Three run times per environment: each line has three dates.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "acme ") && strings.Count(line, "UTC") != 4 { // zone column + 3 runs
+			t.Errorf("line %q does not show three next runs", line)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	f := newFixture(t)
+	code, out, _ := f.vectord("version")
+	if code != 0 || !strings.Contains(out, "vectord") || !strings.Contains(out, "go1.") {
+		t.Errorf("version = %d %q", code, out)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	f := newFixture(t)
+	code, out, errs := f.vectord("demo", "--dump-size", "300000")
+	if code != 0 {
+		t.Fatalf("demo = %d: %s", code, errs)
+	}
+	if strings.Count(out, "backed up") != 3 || !strings.Contains(out, "every backup verified") {
+		t.Errorf("demo output:\n%s", out)
+	}
+}
+
+type fixedBackend struct{ body vectorsim.Body }
+
+func (b fixedBackend) Export(ctx context.Context, siteID, envID string) (vectorsim.Body, error) {
+	return b.body, nil
+}
+
+func (b fixedBackend) Import(ctx context.Context, siteID, envID string, sql io.Reader) error {
+	_, err := io.Copy(io.Discard, sql)
+	return err
+}
+
+func zstdOf(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := codec.NewWriter(&buf, codec.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
