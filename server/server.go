@@ -1,0 +1,227 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/builtfast/vectord/catalog"
+)
+
+// DefaultShutdownGrace is how long Serve lets in-flight requests finish
+// after its context ends when Options.ShutdownGrace is not set.
+const DefaultShutdownGrace = 10 * time.Second
+
+// Timeouts of the http.Server that Serve runs.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = time.Minute
+	idleTimeout       = 2 * time.Minute
+)
+
+// Errors a Jobs implementation returns (wrapped) to choose the control
+// API's answer, and that Client methods return (wrapped) for the daemon's
+// answers. Tell them apart with errors.Is.
+var (
+	// ErrNotFound: no such site, environment or job (HTTP 404).
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: the request is malformed or incomplete, for example no
+	// environment was named and none can be chosen (HTTP 400, or 413 for a
+	// body too large).
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnavailable: the daemon cannot take the job now, for example
+	// because it is shutting down (HTTP 503).
+	ErrUnavailable = errors.New("unavailable")
+	// ErrUnauthorized: the control token is missing or wrong, or the
+	// request was refused as cross-origin (HTTP 401 or 403).
+	ErrUnauthorized = errors.New("unauthorized")
+)
+
+// Backups lists stored backups; *catalog.DB implements it.
+type Backups interface {
+	// List returns the backups f selects, newest first.
+	List(ctx context.Context, f catalog.Filter) ([]catalog.Record, error)
+}
+
+// JobStatus is one backup job as GET /api/v1/jobs/{job_id} reports it.
+type JobStatus struct {
+	JobID string `json:"job_id"`
+	// State is one of catalog.JobQueued, JobExporting, JobDownloading,
+	// JobStoring, JobSucceeded and JobFailed.
+	State    string `json:"state"`
+	BackupID string `json:"backup_id"` // the catalog record, once succeeded
+	Error    string `json:"error"`     // why, once failed
+}
+
+// Done reports whether the job has ended: succeeded or failed.
+func (s JobStatus) Done() bool {
+	return s.State == catalog.JobSucceeded || s.State == catalog.JobFailed
+}
+
+// Jobs starts backup jobs and reports on them; the daemon's scheduler
+// implements it.
+type Jobs interface {
+	// Submit queues one backup of site and env with the given trigger
+	// (catalog.TriggerManual or catalog.TriggerPreImport) and free-text
+	// reason, and returns the job's id without waiting for it. An empty env
+	// picks the site's only environment, else its development one. Errors:
+	// one matching ErrNotFound for an unknown site or environment (its
+	// message, naming the configured choices, is what the client sees), one
+	// matching ErrInvalid when env is empty and no environment can be
+	// chosen or the trigger is refused, one matching ErrUnavailable when no
+	// job can be taken now; any other error answers 500.
+	Submit(site, env, trigger, reason string) (jobID string, err error)
+	// Status returns the job's current status, or false for an unknown job.
+	Status(jobID string) (JobStatus, bool)
+}
+
+// Options configure New.
+type Options struct {
+	// Listen is the host:port ListenAndServe listens on; required, also
+	// when only Serve is used (it decides whether a token is needed).
+	Listen string
+	// Token is the control token /api/v1 requires as a bearer token. Empty
+	// means none, which New allows only when Listen is a loopback address
+	// (localhost, 127.0.0.0/8, ::1).
+	Token string
+	// Gatherer is what /metrics serves; required (pass the daemon's own
+	// registry, not the default one).
+	Gatherer prometheus.Gatherer
+	// Backups answers GET /api/v1/backups; required.
+	Backups Backups
+	// Jobs answers POST /api/v1/backups and GET /api/v1/jobs/{id}; required.
+	Jobs Jobs
+	// Ready reports whether the configuration is loaded and the catalog
+	// open, for /readyz; nil means always ready.
+	Ready func() bool
+	// Logger receives one debug line per request and warnings; nil means
+	// discard.
+	Logger *slog.Logger
+	// ShutdownGrace bounds how long Serve waits for in-flight requests once
+	// its context ends before closing their connections; zero means
+	// DefaultShutdownGrace.
+	ShutdownGrace time.Duration
+}
+
+// Server serves vectord's HTTP endpoints. Create it with New.
+type Server struct {
+	listen   string
+	hasToken bool
+	tokenSum [sha256.Size]byte // of the token: compared in constant time, whatever its length
+	gatherer prometheus.Gatherer
+	backups  Backups
+	jobs     Jobs
+	ready    func() bool
+	log      *slog.Logger
+	grace    time.Duration
+	handler  http.Handler
+}
+
+// New checks o and returns a server; it starts nothing. Errors: Listen not
+// host:port, no Token while Listen is not a loopback address (an empty host
+// or 0.0.0.0 or :: listens on every interface), or a required field nil.
+func New(o Options) (*Server, error) {
+	host, _, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen address %q: want host:port: %w", o.Listen, err)
+	}
+	if o.Token == "" && !isLoopbackHost(host) {
+		return nil, fmt.Errorf("server: listen address %q accepts connections from other hosts: a control token is required", o.Listen)
+	}
+	switch {
+	case o.Gatherer == nil:
+		return nil, errors.New("server: no metrics gatherer")
+	case o.Backups == nil:
+		return nil, errors.New("server: no backups lister")
+	case o.Jobs == nil:
+		return nil, errors.New("server: no jobs")
+	}
+	s := &Server{
+		listen:   o.Listen,
+		hasToken: o.Token != "",
+		tokenSum: sha256.Sum256([]byte(o.Token)),
+		gatherer: o.Gatherer,
+		backups:  o.Backups,
+		jobs:     o.Jobs,
+		ready:    o.Ready,
+		log:      o.Logger,
+		grace:    o.ShutdownGrace,
+	}
+	if s.ready == nil {
+		s.ready = func() bool { return true }
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.grace <= 0 {
+		s.grace = DefaultShutdownGrace
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the handler of every route, for tests and for callers
+// that run their own http.Server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx ends, then stops accepting connections,
+// lets in-flight requests finish for up to Options.ShutdownGrace, closes
+// what remains, and returns nil. It closes ln. It returns an error only
+// when serving fails before ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	addr := ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve http on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn("http requests still running after the shutdown grace; closing their connections",
+			"duration", s.grace, "error", err)
+		srv.Close()
+	}
+	<-served // http.ErrServerClosed
+	return nil
+}
+
+// ListenAndServe listens on Options.Listen and serves as Serve does.
+// Errors: the address cannot be listened on, or serving fails.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// isLoopbackHost reports whether host (no port) names this machine only.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
