@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/codec"
 	"github.com/builtfast/vectord/storage"
 )
 
@@ -278,14 +279,9 @@ func (e *Enforcer) logger() *slog.Logger {
 // extension returns the file-name extension of a stored file compressed
 // with the catalog compression c.
 func extension(c string) (string, error) {
-	switch c {
-	case catalog.CompressionZstd:
-		return ".zst", nil
-	case catalog.CompressionGzip:
-		return ".gz", nil
-	case catalog.CompressionNone:
-		return "", nil
-	default:
-		return "", fmt.Errorf("unknown compression %q", c)
+	cc, err := codec.Parse(c)
+	if err != nil {
+		return "", err
 	}
+	return cc.Ext(), nil
 }

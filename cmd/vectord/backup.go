@@ -61,6 +61,7 @@ func runBackup(ctx context.Context, m *Main, args []string) error {
 		return fmt.Errorf("backup of %s/%s failed: %w", e.Site, e.Name, err)
 	}
 	fmt.Fprintln(m.Stdout, rec.ID)
+	a.applyRetention(ctx, e, nil)
 	return nil
 }
 

@@ -301,3 +301,46 @@ func zstdOf(t *testing.T, b []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+func TestRetentionAfterBackupAndPrune(t *testing.T) {
+	f := newFixture(t)
+	cfg, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.writeConfig(strings.Replace(string(cfg), "sites:\n", `defaults:
+  retention: {keep_last: 2, keep_daily: 0, keep_weekly: 0, keep_monthly: 0}
+sites:
+`, 1))
+	var ids []string
+	for range 3 {
+		code, out, errs := f.vectord("backup", "--site", "globex")
+		if code != 0 {
+			t.Fatalf("backup = %d %s", code, errs)
+		}
+		ids = append(ids, strings.TrimSpace(out))
+	}
+	recs := f.listJSON()
+	if len(recs) != 2 || recs[0]["id"] != ids[2] || recs[1]["id"] != ids[1] {
+		t.Fatalf("after 3 backups with keep_last 2: %v, want the two newest %v", recs, ids[1:])
+	}
+	var stored []string
+	filepath.Walk(filepath.Join(f.dir, "backups"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			stored = append(stored, filepath.Base(p))
+		}
+		return nil
+	})
+	if len(stored) != 4 { // two backups, two manifests
+		t.Errorf("stored files = %v, want 2 backups and their manifests", stored)
+	}
+	code, out, errs := f.vectord("prune", "--dry-run")
+	if code != 0 || strings.Count(out, "keep") != 2 || !strings.Contains(out, "last") {
+		t.Errorf("prune --dry-run = %d %q %q, want two kept by keep_last", code, out, errs)
+	}
+	code, out, _ = f.vectord("prune", "--json")
+	var decisions []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &decisions) != nil || len(decisions) != 2 {
+		t.Errorf("prune --json = %d %q", code, out)
+	}
+}

@@ -9,6 +9,3 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	return errors.New("run: the daemon is not available in this version of vectord")
 }
 
-func runPrune(ctx context.Context, m *Main, args []string) error {
-	return errors.New("prune: retention is not available in this version of vectord")
-}
