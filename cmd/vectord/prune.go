@@ -123,8 +123,10 @@ func (a *app) enforcer(m *metrics.Metrics) *retention.Enforcer {
 // retentionMetrics counts retention's deletes in the metrics.
 type retentionMetrics struct{ m *metrics.Metrics }
 
-func (r retentionMetrics) Deleted(site, env, target string)      { r.m.RetentionDeleted(site, env, target) }
-func (r retentionMetrics) DeleteFailed(site, env, target string) { r.m.RetentionDeleteFailed(site, env, target) }
+func (r retentionMetrics) Deleted(site, env, target string) { r.m.RetentionDeleted(site, env, target) }
+func (r retentionMetrics) DeleteFailed(site, env, target string) {
+	r.m.RetentionDeleteFailed(site, env, target)
+}
 
 // applyRetention runs retention for one environment after a stored backup;
 // a failure is logged, never the backup's failure.

@@ -8,4 +8,3 @@ import (
 func runDaemon(ctx context.Context, m *Main, args []string) error {
 	return errors.New("run: the daemon is not available in this version of vectord")
 }
-
