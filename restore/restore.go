@@ -1,0 +1,491 @@
+// Package restore imports SQL dumps into a site's database through the
+// Vector API, after a pre-import safety snapshot of that database.
+//
+// An import is, in order: the snapshot (unless skipped; if it fails the
+// import does not start), then either a direct import (a small dump of a
+// site's development database, one multipart request) or an import session
+// (create it, PUT the dump to its presigned URL, run it), then polling until
+// the API reports the import completed or failed. The dump is streamed from
+// its Source, never held in memory, and is checked before the import runs:
+// its size, its SHA-256 when the Source names one, and that a mysqldump or
+// mariadb-dump file ends with its "-- Dump completed" line.
+package restore
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/builtfast/vectord/vectorapi"
+)
+
+// Defaults for the Importer's zero fields.
+const (
+	DefaultPollInterval    = 2 * time.Second
+	DefaultPollMaxInterval = 30 * time.Second
+	DefaultTimeout         = 2 * time.Hour
+)
+
+// DefaultDirectLimit is the largest dump sent as a direct import when
+// Options.DirectLimit is 0: the API takes direct imports under 10 MB.
+const DefaultDirectLimit = vectorapi.DirectImportMaxBytes
+
+// Progress phases.
+const (
+	PhaseSnapshot  = "snapshot"  // taking the pre-import snapshot
+	PhaseUploading = "uploading" // sending the dump
+	PhaseImporting = "importing" // waiting for the API to import it
+)
+
+var (
+	// ErrSnapshot: the pre-import snapshot could not be taken, so the
+	// import was not started. The error wraps the snapshot's own error.
+	ErrSnapshot = errors.New("the pre-import snapshot failed; the import was not started")
+	// ErrImportFailed: the API ran the import and reports it failed; the
+	// error's text carries the API's message.
+	ErrImportFailed = errors.New("the import failed")
+	// ErrNotConfirmed: Confirm got no "yes" (an answer other than y or
+	// yes, or no terminal to ask on and no --yes).
+	ErrNotConfirmed = errors.New("import not confirmed")
+)
+
+// API is the part of the Vector API client an import uses.
+// *vectorapi.Client satisfies it; see its documentation for each call's
+// error contract.
+type API interface {
+	CreateImportFile(ctx context.Context, t vectorapi.Target, filename string, size int64) (vectorapi.ImportSession, error)
+	Upload(ctx context.Context, uploadURL string, body io.Reader, size int64) error
+	RunImport(ctx context.Context, t vectorapi.Target, importID string) error
+	ImportStatus(ctx context.Context, t vectorapi.Target, importID string) (vectorapi.Import, error)
+	ImportDirect(ctx context.Context, t vectorapi.Target, filename string, body io.Reader, size int64) (vectorapi.Import, error)
+	SupportsDirectImport() bool
+	SupportsEnvironments() bool
+}
+
+var _ API = (*vectorapi.Client)(nil)
+
+// Snapshotter takes the pre-import snapshot: a backup (trigger pre-import)
+// of a site's environment, by configured names. It returns the backup's
+// catalog id once the backup is durably stored; an error means there is no
+// snapshot.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, site, env, reason string) (backupID string, err error)
+}
+
+// Importer imports dumps. Its fields are set once and then only read; one
+// Importer may run any number of imports at once.
+type Importer struct {
+	API API
+	// Snapshot takes the pre-import snapshots; it may be nil only if every
+	// import sets Options.NoSnapshot.
+	Snapshot Snapshotter
+
+	PollInterval    time.Duration // first import-status poll; default 2s
+	PollMaxInterval time.Duration // polls back off up to this; default 30s
+	// Timeout bounds the wait for the API to finish an import once it has
+	// started (default 2h). The snapshot and the upload are bounded by the
+	// caller's context only.
+	Timeout time.Duration
+
+	Logger *slog.Logger     // nil discards
+	Now    func() time.Time // default time.Now
+	// Progress, if set, is told how the import advances. It may be called
+	// from another goroutine than Import's, but calls never overlap.
+	Progress func(Progress)
+}
+
+// Progress is an import's progress as a terminal shows it.
+type Progress struct {
+	Phase string // PhaseSnapshot, PhaseUploading or PhaseImporting
+	Bytes int64  // bytes of the dump sent so far
+	Total int64  // the dump's size
+}
+
+// Source is the plain SQL to import.
+type Source struct {
+	// Name is what the dump is called in messages (a file name, a backup
+	// id); its last path element is sent to the API as the file name.
+	Name string
+	// Size is the dump's exact size in bytes; it must be positive.
+	Size int64
+	// SHA256, if set, is the dump's hex SHA-256: the import does not run
+	// unless the bytes sent match it.
+	SHA256 string
+	// Open returns the dump from its first byte. It is called again when
+	// the dump must be sent again (a new import session after an expired
+	// upload URL; a direct import, whose bytes are checked in a first
+	// pass). If the reader is an io.Seeker, a failed upload can be retried
+	// by rewinding it. An error the reader returns at the dump's end (a
+	// checksum it checks itself) stops the import before it runs.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Target is the database to import into: configured names for messages
+// and the snapshot, Vector ids for the API (EnvironmentID "" is the site's
+// development database).
+type Target struct {
+	Site, Environment, SiteID, EnvironmentID string
+}
+
+func (t Target) String() string {
+	return fmt.Sprintf("site %s environment %s", t.Site, t.Environment)
+}
+
+// Options adjust one import.
+type Options struct {
+	// NoSnapshot skips the pre-import snapshot.
+	NoSnapshot bool
+	// Reason is the snapshot's reason; default "before importing <Source.Name>".
+	Reason string
+	// DirectLimit is the largest dump sent as a direct import, when the API
+	// supports one for the target (a site's development database, the
+	// documented routes). 0 means DefaultDirectLimit, a negative value
+	// never imports directly; values above DefaultDirectLimit count as it.
+	DirectLimit int64
+}
+
+// Result describes a finished import.
+type Result struct {
+	SnapshotID string // catalog id of the pre-import snapshot; "" with NoSnapshot
+	ImportID   string // the API's import id; "" if a direct import reported no id
+	Bytes      int64  // plain SQL sent
+	SHA256     string // hex SHA-256 of the SQL sent
+	Direct     bool   // sent as a direct import rather than through a session
+	Duration   time.Duration
+}
+
+// Import takes the pre-import snapshot of t (unless o.NoSnapshot), sends
+// src to the API and waits until the API has imported it.
+//
+// Errors: one matching ErrSnapshot if the snapshot failed (nothing was
+// sent); one matching ErrImportFailed, with the API's message, if the API
+// reports the import failed; one matching vectorapi.ErrUnsupported for an
+// environment target when the API's routes have none. An expired upload URL
+// leads to one new session and a second upload; a second expiry gives an
+// error matching vectorapi.ErrURLExpired. A dump whose size, SHA-256 or
+// ending is wrong is refused before the import runs. If ctx ends (or
+// Timeout passes) after the import started, the error says so: the API may
+// still complete it. Errors and log lines never carry the API token or an
+// upload URL's signature.
+func (im *Importer) Import(ctx context.Context, t Target, src Source, o Options) (Result, error) {
+	res, err := im.run(ctx, t, src, o)
+	if err != nil {
+		return res, fmt.Errorf("import %s into %s: %w", displayName(src.Name), t, err)
+	}
+	return res, nil
+}
+
+func (im *Importer) run(ctx context.Context, t Target, src Source, o Options) (Result, error) {
+	start := im.now()
+	if err := im.validate(t, src, o); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	log := im.logger().With("site", t.Site, "environment", t.Environment)
+	if !o.NoSnapshot {
+		reason := o.Reason
+		if reason == "" {
+			reason = "before importing " + displayName(src.Name)
+		}
+		im.progress(Progress{Phase: PhaseSnapshot, Total: src.Size})
+		id, err := im.Snapshot.Snapshot(ctx, t.Site, t.Environment, reason)
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: %w", ErrSnapshot, err)
+		}
+		res.SnapshotID = id
+		log.Info("pre-import snapshot taken", "backup_id", id)
+	}
+
+	at := vectorapi.Target{SiteID: t.SiteID, EnvironmentID: t.EnvironmentID}
+	var (
+		imp  vectorapi.Import
+		sent sent
+		err  error
+	)
+	if im.direct(t, src, o) {
+		res.Direct = true
+		imp, sent, err = im.importDirect(ctx, at, src)
+	} else {
+		imp, sent, err = im.importSession(ctx, at, src, log)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.ImportID, res.Bytes, res.SHA256 = imp.ID, sent.bytes, sent.sha256
+	im.progress(Progress{Phase: PhaseImporting, Bytes: sent.bytes, Total: src.Size})
+	if _, err := im.wait(ctx, at, imp); err != nil {
+		return res, err
+	}
+	res.Duration = im.now().Sub(start)
+	log.Info("import completed", "import_id", res.ImportID, "backup_id", res.SnapshotID,
+		"bytes", res.Bytes, "duration", res.Duration, "direct", res.Direct)
+	return res, nil
+}
+
+func (im *Importer) validate(t Target, src Source, o Options) error {
+	switch {
+	case im.API == nil:
+		return errors.New("no API client configured")
+	case t.Site == "" || t.Environment == "":
+		return errors.New("the target needs a site and an environment name")
+	case t.SiteID == "":
+		return fmt.Errorf("%s has no Vector site id", t)
+	case t.EnvironmentID != "" && !im.API.SupportsEnvironments():
+		return fmt.Errorf("the configured API routes cannot import into an environment database: %w", vectorapi.ErrUnsupported)
+	case src.Open == nil:
+		return errors.New("the source cannot be opened")
+	case src.Size == 0:
+		return errors.New("the dump is empty")
+	case src.Size < 0:
+		return errors.New("the dump's size is unknown")
+	case src.SHA256 != "" && !isSHA256(src.SHA256):
+		return fmt.Errorf("the expected SHA-256 %q is not 64 hex digits", src.SHA256)
+	case !o.NoSnapshot && im.Snapshot == nil:
+		return errors.New("no snapshotter configured for the pre-import snapshot")
+	}
+	return nil
+}
+
+// direct reports whether src goes to t as a direct import.
+func (im *Importer) direct(t Target, src Source, o Options) bool {
+	limit := o.DirectLimit
+	switch {
+	case limit < 0:
+		return false
+	case limit == 0 || limit > DefaultDirectLimit:
+		limit = DefaultDirectLimit
+	}
+	return t.EnvironmentID == "" && im.API.SupportsDirectImport() && src.Size <= limit
+}
+
+// importDirect checks src in a first pass, then sends it in one request
+// (which starts the import, so nothing can be refused afterwards).
+func (im *Importer) importDirect(ctx context.Context, at vectorapi.Target, src Source) (vectorapi.Import, sent, error) {
+	checked, err := im.check(ctx, src)
+	if err != nil {
+		return vectorapi.Import{}, sent{}, err
+	}
+	rc, err := src.Open(ctx)
+	if err != nil {
+		return vectorapi.Import{}, sent{}, fmt.Errorf("open the dump: %w", err)
+	}
+	defer rc.Close()
+	m := newMeter(rc, src.Size, im.Progress)
+	imp, err := im.API.ImportDirect(ctx, at, sendName(src.Name), m.reader(), src.Size)
+	if err != nil {
+		return vectorapi.Import{}, sent{}, err
+	}
+	return imp, checked, nil
+}
+
+// importSession uploads src through an import session and runs it. An
+// expired upload URL costs one new session and a second upload.
+func (im *Importer) importSession(ctx context.Context, at vectorapi.Target, src Source, log *slog.Logger) (vectorapi.Import, sent, error) {
+	var (
+		s    vectorapi.ImportSession
+		done sent
+		err  error
+	)
+	for attempt := 1; ; attempt++ {
+		s, err = im.API.CreateImportFile(ctx, at, sendName(src.Name), src.Size)
+		if err != nil {
+			return vectorapi.Import{}, sent{}, err
+		}
+		log.Debug("import session created", "import_id", s.ID, "upload", vectorapi.RedactURL(s.UploadURL))
+		done, err = im.upload(ctx, s, src)
+		if err == nil {
+			break
+		}
+		if attempt == 1 && errors.Is(err, vectorapi.ErrURLExpired) && ctx.Err() == nil {
+			log.Warn("upload url expired; creating a new import session", "import_id", s.ID, "error", err)
+			continue
+		}
+		return vectorapi.Import{}, sent{}, fmt.Errorf("import session %s: %w", s.ID, err)
+	}
+
+	if err := im.API.RunImport(ctx, at, s.ID); err != nil {
+		if !errors.Is(err, vectorapi.ErrExportUncertain) || ctx.Err() != nil {
+			return vectorapi.Import{}, sent{}, err
+		}
+		// The run's answer was lost: go on only if the API shows the
+		// import under way ("pending" cannot tell a run import from one
+		// that never started).
+		st, serr := im.API.ImportStatus(ctx, at, s.ID)
+		if serr != nil || !started(st.Status) {
+			return vectorapi.Import{}, sent{}, fmt.Errorf("%w; import %s may or may not run: check its status before importing again", err, s.ID)
+		}
+		return st, done, nil
+	}
+	return vectorapi.Import{ID: s.ID, Status: vectorapi.StatusPending}, done, nil
+}
+
+// upload sends src to the session's URL and checks what was sent.
+func (im *Importer) upload(ctx context.Context, s vectorapi.ImportSession, src Source) (sent, error) {
+	rc, err := src.Open(ctx)
+	if err != nil {
+		return sent{}, fmt.Errorf("open the dump: %w", err)
+	}
+	defer rc.Close()
+	m := newMeter(rc, src.Size, im.Progress)
+	if err := im.API.Upload(ctx, s.UploadURL, m.reader(), src.Size); err != nil {
+		return sent{}, err
+	}
+	return m.finish(src)
+}
+
+// check reads src once and checks it without sending it.
+func (im *Importer) check(ctx context.Context, src Source) (sent, error) {
+	rc, err := src.Open(ctx)
+	if err != nil {
+		return sent{}, fmt.Errorf("open the dump: %w", err)
+	}
+	defer rc.Close()
+	m := newMeter(rc, src.Size, nil)
+	if _, err := io.Copy(io.Discard, io.LimitReader(&ctxReader{ctx, m}, src.Size)); err != nil {
+		return sent{}, fmt.Errorf("read the dump: %w", err)
+	}
+	return m.finish(src)
+}
+
+// wait polls imp until the API reports it completed or failed.
+func (im *Importer) wait(ctx context.Context, at vectorapi.Target, imp vectorapi.Import) (vectorapi.Import, error) {
+	timeout := im.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay, maxDelay := im.pollIntervals()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		switch imp.Status {
+		case vectorapi.StatusCompleted:
+			return imp, nil
+		case vectorapi.StatusFailed:
+			msg := scrubMessage(imp.ErrorMessage)
+			if msg == "" {
+				msg = "the API gave no reason"
+			}
+			return imp, fmt.Errorf("import %s: %w: %s", imp.ID, ErrImportFailed, msg)
+		}
+		if imp.ID == "" {
+			// A direct import answered with a status but no id: nothing
+			// to poll.
+			return imp, fmt.Errorf("the API reports the import %s without an id to follow", imp.Status)
+		}
+		timer.Reset(delay)
+		select {
+		case <-wctx.Done():
+			return imp, im.stoppedWaiting(ctx, wctx, imp, timeout)
+		case <-timer.C:
+		}
+		delay = min(2*delay, maxDelay)
+		st, err := im.API.ImportStatus(wctx, at, imp.ID)
+		if err != nil {
+			if wctx.Err() != nil {
+				return imp, im.stoppedWaiting(ctx, wctx, imp, timeout)
+			}
+			return imp, err
+		}
+		imp = st
+	}
+}
+
+func (im *Importer) stoppedWaiting(ctx, wctx context.Context, imp vectorapi.Import, timeout time.Duration) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("stopped waiting for import %s, which the API may still complete: %w", imp.ID, ctx.Err())
+	}
+	return fmt.Errorf("import %s still %s after %s; the API may still complete it: %w", imp.ID, imp.Status, timeout, wctx.Err())
+}
+
+func (im *Importer) pollIntervals() (first, maxInterval time.Duration) {
+	first, maxInterval = im.PollInterval, im.PollMaxInterval
+	if first <= 0 {
+		first = DefaultPollInterval
+	}
+	if maxInterval <= 0 {
+		maxInterval = DefaultPollMaxInterval
+	}
+	return first, max(first, maxInterval)
+}
+
+func (im *Importer) now() time.Time {
+	if im.Now != nil {
+		return im.Now()
+	}
+	return time.Now()
+}
+
+func (im *Importer) logger() *slog.Logger {
+	if im.Logger != nil {
+		return im.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (im *Importer) progress(p Progress) {
+	if im.Progress != nil {
+		im.Progress(p)
+	}
+}
+
+// started reports whether an import status shows a run import.
+func started(status string) bool {
+	switch status {
+	case vectorapi.StatusProcessing, vectorapi.StatusCompleted, vectorapi.StatusFailed:
+		return true
+	}
+	return false
+}
+
+func displayName(name string) string {
+	if name == "" {
+		return "the dump"
+	}
+	return name
+}
+
+// sendName is the file name the API is told: the last element of name.
+func sendName(name string) string {
+	base := path.Base(strings.ReplaceAll(name, `\`, "/"))
+	if base == "." || base == "/" || base == "" {
+		return "database.sql"
+	}
+	return base
+}
+
+func isSHA256(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+// urlWithQuery matches a URL carrying a query string, which may be a
+// presigned URL's signature.
+var urlWithQuery = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]*\?[^\s"'<>]*`)
+
+// scrubMessage reduces the URLs in an API message to scheme://host/path
+// and trims it to one line of reasonable length.
+func scrubMessage(msg string) string {
+	msg = urlWithQuery.ReplaceAllStringFunc(msg, vectorapi.RedactURL)
+	msg = strings.Join(strings.Fields(msg), " ")
+	const maxLen = 1000
+	if len(msg) > maxLen {
+		cut := maxLen
+		for cut > 0 && !isRuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
