@@ -389,9 +389,12 @@ func (im *Importer) wait(ctx context.Context, at vectorapi.Target, imp vectorapi
 		case <-timer.C:
 		}
 		delay = min(2*delay, maxDelay)
-		st, err := im.API.ImportStatus(wctx, at, imp.ID)
+		// The status query runs under ctx, not the timeout's context: one
+		// query (bounded by the client's own timeout) may overrun it, but
+		// its failure then is its own, not a deadline's.
+		st, err := im.API.ImportStatus(ctx, at, imp.ID)
 		if err != nil {
-			if wctx.Err() != nil {
+			if ctx.Err() != nil {
 				return imp, im.stoppedWaiting(ctx, wctx, imp, timeout)
 			}
 			return imp, err

@@ -76,7 +76,7 @@ func (m *meter) finish(src Source) (sent, error) {
 	case m.replayed:
 		return sent{}, errors.New("the dump's reader was rewound to the middle; its checksum is unknown")
 	case m.n != src.Size:
-		return sent{}, fmt.Errorf("read %d bytes of the dump, its size is %d", m.n, src.Size)
+		return sent{}, fmt.Errorf("the dump ended after %d of %d bytes", m.n, src.Size)
 	}
 	sum := hex.EncodeToString(m.h.Sum(nil))
 	if src.SHA256 != "" && !strings.EqualFold(sum, src.SHA256) {

@@ -36,12 +36,15 @@ build() {
 
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
-# s3 METHOD PATH: a signed request to the server; prints the HTTP status.
+# s3 METHOD PATH: a signed request without a body to the server; prints the
+# HTTP status, 000 if there was no answer.
 s3() {
 	curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$1" \
+		-H "x-amz-content-sha256: $empty_sha256" \
 		--aws-sigv4 "aws:amz:$region:s3" --user "$access:$secret" \
 		"$endpoint$2" || true
 }
+empty_sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 start() {
 	build
@@ -73,9 +76,14 @@ start() {
 				pid=""
 				break
 			fi
-			if [ "$(s3 GET /)" = 200 ]; then
-				break 2
-			fi
+			case "$(s3 GET /)" in
+			200) break 2 ;;
+			000) ;;
+			*)
+				log "versitygw answers, but not as expected"
+				break
+				;;
+			esac
 			sleep 0.05
 		done
 		if [ -n "$pid" ]; then

@@ -167,10 +167,10 @@ func TestNotifyToNonSocketFails(t *testing.T) {
 func TestWatchdogInterval(t *testing.T) {
 	self := strconv.Itoa(os.Getpid())
 	tests := []struct {
-		name     string
-		usec     string
-		pid      string
-		want     time.Duration
+		name   string
+		usec   string
+		pid    string
+		want   time.Duration
 		wantOK bool
 	}{
 		{"unset", "", "", 0, false},

@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/codec"
 	"github.com/builtfast/vectord/config"
 	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/server"
 	"github.com/builtfast/vectord/storage"
 	"github.com/builtfast/vectord/storage/local"
 	"github.com/builtfast/vectord/vectorapi"
@@ -22,7 +24,8 @@ import (
 // storage targets and, for commands that talk to the API, the client.
 type app struct {
 	cfg     *config.Config
-	cat     *catalog.DB
+	cat     *catalog.DB    // nil when a running daemon holds the catalog
+	remote  *server.Client // that daemon's control API, when cat is nil
 	targets []storage.Target
 	local   *local.Target
 	codec   codec.Codec
@@ -75,10 +78,14 @@ func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *
 	}
 	dbPath := filepath.Join(cfg.StateDir, "catalog.db")
 	db, err := catalog.Open(dbPath, catalog.Options{Timeout: time.Second, ReadOnly: !writable})
-	if err != nil {
-		if errors.Is(err, catalog.ErrLocked) {
-			return nil, fmt.Errorf("%w (is `vectord run` serving this state_dir? stop it or use its control API)", err)
+	if errors.Is(err, catalog.ErrLocked) && !writable {
+		// A daemon holds the catalog: read it through the daemon instead.
+		if a.remote, err = daemonClient(ctx, cfg); err != nil {
+			return nil, err
 		}
+		return a, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	a.cat = db
@@ -93,6 +100,45 @@ func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *
 		}
 	}
 	return a, nil
+}
+
+// daemonClient reaches the daemon that holds the catalog through its control
+// API on server.listen.
+func daemonClient(ctx context.Context, cfg *config.Config) (*server.Client, error) {
+	base, err := server.LocalURL(cfg.Server.Listen)
+	if err != nil {
+		return nil, &usageError{err: fmt.Errorf("server.listen: %w", err)}
+	}
+	c := server.NewClient(base, cfg.Server.Token, nil)
+	if err := c.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("%w, and no vectord answers on server.listen %s: %v", catalog.ErrLocked, cfg.Server.Listen, err)
+	}
+	return c, nil
+}
+
+// records lists catalog records, from the catalog or the daemon.
+func (a *app) records(ctx context.Context, f catalog.Filter) ([]catalog.Record, error) {
+	if a.cat != nil {
+		return a.cat.List(ctx, f)
+	}
+	return a.remote.Backups(ctx, f.Site, f.Environment)
+}
+
+// record finds one record by id, from the catalog or the daemon.
+func (a *app) record(ctx context.Context, id string) (catalog.Record, error) {
+	if a.cat != nil {
+		return a.cat.Get(ctx, id)
+	}
+	recs, err := a.remote.Backups(ctx, "", "")
+	if err != nil {
+		return catalog.Record{}, err
+	}
+	for _, r := range recs {
+		if strings.EqualFold(r.ID, id) {
+			return r, nil
+		}
+	}
+	return catalog.Record{}, fmt.Errorf("backup %s: %w", id, catalog.ErrNotFound)
 }
 
 func (a *app) Close() error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/server"
 )
 
 // runBackup: vectord backup --site S [--env E] [--reason TEXT]
@@ -34,6 +36,9 @@ func runBackup(ctx context.Context, m *Main, args []string) error {
 	}
 	log := newLogger(m.Stderr, level)
 	a, err := openApp(ctx, f.configPath(), true, log)
+	if errors.Is(err, catalog.ErrLocked) {
+		return backupViaDaemon(ctx, m, f.configPath(), *site, *env, *reason)
+	}
 	if err != nil {
 		return err
 	}
@@ -120,4 +125,61 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// backupViaDaemon asks the running daemon, which holds the catalog, to take
+// the backup, and waits for it.
+func backupViaDaemon(ctx context.Context, m *Main, cfgPath, site, env, reason string) error {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	c, err := daemonClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	id, err := c.StartBackup(ctx, site, env, catalog.TriggerManual, reason)
+	if errors.Is(err, server.ErrNotFound) || errors.Is(err, server.ErrInvalid) {
+		return &usageError{err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("ask the daemon for a backup: %w", err)
+	}
+	var bar *progressBar
+	if isTerminal(m.Stderr) {
+		bar = &progressBar{w: m.Stderr, start: time.Now()}
+	}
+	st, err := waitJob(ctx, c, id, bar)
+	bar.done()
+	if err != nil {
+		return fmt.Errorf("wait for job %s: %w", id, err)
+	}
+	if st.State != exporter.StateSucceeded {
+		return fmt.Errorf("backup of %s failed: %s", site, st.Error)
+	}
+	fmt.Fprintln(m.Stdout, st.BackupID)
+	return nil
+}
+
+// waitJob polls a daemon job until it ends, showing its state on bar.
+func waitJob(ctx context.Context, c *server.Client, id string, bar *progressBar) (server.JobStatus, error) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := c.Job(ctx, id)
+		if err != nil {
+			return st, err
+		}
+		if st.Done() {
+			return st, nil
+		}
+		if bar != nil {
+			bar.update(exporter.Progress{Phase: st.State, Total: -1})
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

@@ -26,7 +26,7 @@ func runCat(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer a.Close()
-	rec, err := a.cat.Get(ctx, pos[0])
+	rec, err := a.record(ctx, pos[0])
 	if errors.Is(err, catalog.ErrNotFound) {
 		return fmt.Errorf("no backup with id %s (see vectord list)", pos[0])
 	}

@@ -28,7 +28,7 @@ func runList(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer a.Close()
-	recs, err := a.cat.List(ctx, catalog.Filter{Site: *site, Environment: *env})
+	recs, err := a.records(ctx, catalog.Filter{Site: *site, Environment: *env})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,12 @@ var (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal ends ctx (a daemon drains its jobs); the default
+	// handling is then restored, so a second signal exits at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	m := &Main{
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,

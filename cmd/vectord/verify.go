@@ -29,12 +29,12 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 	var recs []catalog.Record
 	failed := 0
 	if len(ids) == 0 {
-		if recs, err = a.cat.List(ctx, catalog.Filter{}); err != nil {
+		if recs, err = a.records(ctx, catalog.Filter{}); err != nil {
 			return err
 		}
 	}
 	for _, id := range ids {
-		r, err := a.cat.Get(ctx, id)
+		r, err := a.record(ctx, id)
 		if err != nil {
 			fmt.Fprintf(m.Stdout, "FAIL %s: %v\n", id, err)
 			failed++

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/config"
+	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/metrics"
+	"github.com/builtfast/vectord/scheduler"
+	"github.com/builtfast/vectord/server"
+)
+
+// runDaemon: vectord run — scheduled backups and the HTTP endpoints until
+// SIGTERM/SIGINT; SIGHUP reloads the configuration.
+func runDaemon(ctx context.Context, m *Main, args []string) error {
+	f := m.flags("run")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("run takes no arguments, got %q", pos)
+	}
+	log := newLogger(m.Stderr, slog.LevelInfo)
+	cfg, err := loadConfig(f.configPath())
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(ctx, f.configPath(), cfg, log)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx)
+}
+
+// daemon is one running vectord: the catalog it owns, the scheduler, the
+// HTTP server and the metrics, wired together.
+type daemon struct {
+	path  string
+	log   *slog.Logger
+	app   *app
+	reg   *prometheus.Registry
+	met   *metrics.Metrics
+	sched *scheduler.Scheduler
+	srv   *server.Server
+	ex    *exporter.Exporter
+
+	mu  sync.RWMutex
+	cfg *config.Config // replaced on reload
+}
+
+func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.Logger) (*daemon, error) {
+	a, err := openAppConfig(ctx, cfg, true, log)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{path: path, log: log, app: a, cfg: cfg, reg: prometheus.NewRegistry()}
+	if d.met, err = metrics.New(d.reg, version); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := d.rebuildMetrics(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	client, err := a.client(d.met.APIRequest)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	d.sched, err = scheduler.New(scheduler.Options{
+		Envs:         schedEnvs(cfg),
+		DBOpsPerHour: cfg.API.DBOperationsPerHour,
+		Exports:      cfg.Concurrency.Exports,
+		Downloads:    cfg.Concurrency.Downloads,
+		Runner:       d.runJob,
+		LastSuccess:  d.lastSuccess,
+		Observer:     d.met,
+		Logger:       log,
+		NewID:        catalog.NewID,
+	})
+	if err != nil {
+		a.Close()
+		return nil, &usageError{err: err}
+	}
+	d.ex = a.exporter(client, d.met, d.sched)
+	d.srv, err = server.New(server.Options{
+		Listen:   cfg.Server.Listen,
+		Token:    cfg.Server.Token,
+		Gatherer: d.reg,
+		Backups:  a.cat,
+		Jobs:     jobs{d},
+		Logger:   log,
+	})
+	if err != nil {
+		a.Close()
+		return nil, &usageError{err: fmt.Errorf("server: %w", err)}
+	}
+	return d, nil
+}
+
+func (d *daemon) config() *config.Config {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cfg
+}
+
+// run serves until ctx ends, then drains running jobs for shutdown_timeout.
+func (d *daemon) run(ctx context.Context) error {
+	defer d.app.Close()
+	ln, err := net.Listen("tcp", d.config().Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on server.listen %s: %w", d.config().Server.Listen, err)
+	}
+	if err := d.resumeJobs(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	d.log.Info("vectord started", "version", version, "listen", ln.Addr().String(),
+		"environments", len(d.config().Environments()), "catalog", d.app.cat.Path())
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	// The scheduler's loop stops with ctx; its jobs run on a context of
+	// their own so that shutdown can drain them.
+	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	loopCtx, stopLoop := context.WithCancel(gctx)
+	defer stopLoop()
+	srvCtx, stopSrv := context.WithCancel(gctx)
+	defer stopSrv()
+	g.Go(func() error { return d.sched.Run(loopCtx) })
+	g.Go(func() error { return d.srv.Serve(srvCtx, ln) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-loopCtx.Done():
+				return nil
+			case <-hup:
+				d.reload()
+			}
+		}
+	})
+
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	timeout := d.config().ShutdownTimeout
+	d.log.Info("shutting down", "shutdown_timeout", timeout)
+	stopLoop()
+	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	shutErr := d.sched.Shutdown(drainCtx)
+	stopSrv()
+	err = g.Wait()
+	if shutErr != nil && !errors.Is(shutErr, context.DeadlineExceeded) && !errors.Is(shutErr, context.Canceled) {
+		err = errors.Join(err, shutErr)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	d.log.Info("vectord stopped")
+	return nil
+}
+
+// runJob is the scheduler's runner: one backup through the exporter, then
+// metrics and retention.
+func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(string)) (string, error) {
+	cfg := d.config()
+	e, err := cfg.Environment(j.Site, j.Environment)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	rec, err := d.ex.Run(ctx, exporter.Request{
+		JobID: j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
+		Trigger: j.Trigger, Reason: j.Reason, ExportTimeout: e.ExportTimeout,
+		ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt,
+		OnState: func(cj catalog.Job) { setState(cj.State) },
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.met.JobFailed(e.Site, e.Name, j.Trigger, exporter.Reason(err), time.Now())
+			d.log.Error("backup failed", "site", e.Site, "environment", e.Name, "job_id", j.ID,
+				"reason", exporter.Reason(err), "error", err)
+		}
+		return "", err
+	}
+	d.met.JobSucceeded(e.Site, e.Name, j.Trigger, rec.CompletedAt, rec.SizeBytes, time.Since(start))
+	d.log.Info("backup succeeded", "site", e.Site, "environment", e.Name, "job_id", j.ID,
+		"backup_id", rec.ID, "bytes", rec.SizeBytes, "duration", time.Since(start).Round(time.Millisecond))
+	d.app.applyRetention(ctx, e, d.met)
+	if err := d.rebuildMetrics(ctx); err != nil {
+		d.log.Warn("refresh stored-backup metrics", "error", err)
+	}
+	return rec.ID, nil
+}
+
+// resumeJobs hands the jobs a stopped daemon left in flight to the
+// scheduler: an export already requested is polled, not requested again.
+func (d *daemon) resumeJobs(ctx context.Context) error {
+	jobs, err := d.app.cat.Jobs(ctx)
+	if err != nil {
+		return fmt.Errorf("read in-flight jobs: %w", err)
+	}
+	cfg := d.config()
+	for _, j := range jobs {
+		switch j.State {
+		case exporter.StateSucceeded, exporter.StateFailed:
+			if time.Since(j.UpdatedAt) > 24*time.Hour {
+				_ = d.app.cat.DeleteJob(ctx, j.ID)
+			}
+			continue
+		}
+		if _, err := cfg.Environment(j.Site, j.Environment); err != nil || j.ExportID == "" {
+			// Not yet exported, or no longer configured: nothing to resume.
+			d.log.Info("dropping unfinished job", "job_id", j.ID, "site", j.Site, "environment", j.Environment, "state", j.State)
+			_ = d.app.cat.DeleteJob(ctx, j.ID)
+			continue
+		}
+		d.log.Info("resuming job", "job_id", j.ID, "site", j.Site, "environment", j.Environment, "export_id", j.ExportID, "state", j.State)
+		if err := d.sched.Resume(scheduler.Job{
+			ID: j.ID, Site: j.Site, Environment: j.Environment, Trigger: j.Trigger, Reason: j.Reason,
+			ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt,
+		}); err != nil {
+			d.log.Warn("cannot resume job", "job_id", j.ID, "error", err)
+		}
+	}
+	return nil
+}
+
+// reload re-reads the configuration; an invalid one is refused and the
+// running one kept. Storage, state_dir and server settings need a restart.
+func (d *daemon) reload() {
+	cfg, err := config.Load(d.path)
+	if err != nil {
+		d.log.Error("configuration reload refused; keeping the running configuration", "error", err)
+		return
+	}
+	old := d.config()
+	d.mu.Lock()
+	d.cfg = cfg
+	d.mu.Unlock()
+	d.sched.Reload(schedEnvs(cfg))
+	kept := map[[2]string]bool{}
+	for _, e := range cfg.Environments() {
+		kept[[2]string{e.Site, e.Name}] = true
+	}
+	for _, e := range old.Environments() {
+		if !kept[[2]string{e.Site, e.Name}] {
+			d.met.Forget(e.Site, e.Name)
+		}
+	}
+	d.log.Info("configuration reloaded", "environments", len(cfg.Environments()))
+}
+
+// lastSuccess is the completion time of an environment's newest backup.
+func (d *daemon) lastSuccess(site, env string) time.Time {
+	recs, err := d.app.cat.List(context.Background(), catalog.Filter{Site: site, Environment: env})
+	if err != nil || len(recs) == 0 {
+		return time.Time{}
+	}
+	return recs[0].CompletedAt
+}
+
+// rebuildMetrics refills the stored-state gauges from the catalog.
+func (d *daemon) rebuildMetrics(ctx context.Context) error {
+	recs, err := d.app.cat.List(ctx, catalog.Filter{})
+	if err != nil {
+		return err
+	}
+	stored := make([]metrics.StoredBackup, 0, len(recs))
+	for _, r := range recs {
+		sb := metrics.StoredBackup{Site: r.Site, Environment: r.Environment, StartedAt: r.StartedAt,
+			CompletedAt: r.CompletedAt, SizeBytes: r.SizeBytes, StoredBytes: r.StoredBytes}
+		for _, l := range r.Locations {
+			sb.Targets = append(sb.Targets, l.Target)
+		}
+		stored = append(stored, sb)
+	}
+	d.met.Rebuild(stored)
+	return nil
+}
+
+func schedEnvs(cfg *config.Config) []scheduler.Env {
+	var envs []scheduler.Env
+	for _, e := range cfg.Environments() {
+		envs = append(envs, scheduler.Env{Site: e.Site, Name: e.Name, Schedule: e.Cron, Location: e.Location, Jitter: e.Jitter})
+	}
+	return envs
+}
+
+// jobs is the control API's view of the scheduler.
+type jobs struct{ d *daemon }
+
+func (j jobs) Submit(site, env, trigger, reason string) (string, error) {
+	cfg := j.d.config()
+	e, err := cfg.Environment(site, env)
+	if err != nil {
+		if env == "" && siteExists(cfg, site) {
+			return "", fmt.Errorf("%w: %w", server.ErrInvalid, err)
+		}
+		return "", fmt.Errorf("%w: %w", server.ErrNotFound, err)
+	}
+	id, err := j.d.sched.Submit(e.Site, e.Name, trigger, reason)
+	if errors.Is(err, scheduler.ErrShuttingDown) {
+		return "", fmt.Errorf("%w: %w", server.ErrUnavailable, err)
+	}
+	return id, err
+}
+
+func (j jobs) Status(id string) (server.JobStatus, bool) {
+	st, ok := j.d.sched.Status(id)
+	if !ok {
+		return server.JobStatus{}, false
+	}
+	return server.JobStatus{JobID: st.ID, State: st.State, BackupID: st.BackupID, Error: st.Error}, true
+}
+
+func siteExists(cfg *config.Config, site string) bool {
+	for _, s := range cfg.Sites {
+		if s.Name == site {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,319 @@
+package s3
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/crc64nvme"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/builtfast/vectord/storage"
+)
+
+var (
+	errFinished = errors.New("writer already committed or aborted")
+	errAborted  = errors.New("upload aborted")
+)
+
+// writer streams one object into a multipart upload; see the package
+// documentation.
+type writer struct {
+	t      *Target
+	key    string
+	object string // t.prefix + key
+
+	pw      *io.PipeWriter
+	cancel  context.CancelFunc // ends the upload's context
+	done    chan uploadResult  // receives the upload's outcome, once
+	tracker *uploadTracker
+
+	// What was written, hashed as it streamed.
+	n        int64
+	crc      hash.Hash64 // CRC-64/NVME of the whole object
+	partMD5  hash.Hash   // MD5 of the part being written
+	partFill int64       // bytes of the part being written
+	partSums []byte      // MD5s of the parts written in full
+
+	finished  bool          // Commit or Abort was called
+	committed bool          // Commit succeeded
+	result    *uploadResult // the upload's outcome, once received
+	leftover  bool          // a completed object must still be removed
+}
+
+type uploadResult struct {
+	info minio.UploadInfo
+	err  error
+}
+
+func newWriter(ctx context.Context, t *Target, key string) *writer {
+	tracker := &uploadTracker{}
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, trackerKey{}, tracker))
+	pr, pw := io.Pipe()
+	w := &writer{
+		t:       t,
+		key:     key,
+		object:  t.prefix + key,
+		pw:      pw,
+		cancel:  cancel,
+		done:    make(chan uploadResult, 1),
+		tracker: tracker,
+		crc:     crc64nvme.New(),
+		partMD5: md5.New(),
+	}
+	// A Write blocked on the pipe, and every later one, fails once ctx
+	// ends or the upload does; PutObject then reads an error and aborts.
+	context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
+	go func() {
+		info, err := t.client.PutObject(ctx, t.bucket, w.object, pr, -1, t.put)
+		pr.CloseWithError(cmpOr(err, errFinished))
+		w.done <- uploadResult{info: info, err: err}
+	}()
+	return w
+}
+
+// Write sends p into the upload, blocking while a full part is being
+// uploaded. An upload that failed fails every later Write.
+func (w *writer) Write(p []byte) (int, error) {
+	if w.finished {
+		return 0, fmt.Errorf("s3: write %s: %w", w.key, errFinished)
+	}
+	n, err := w.pw.Write(p)
+	w.hash(p[:n])
+	if err != nil {
+		return n, fmt.Errorf("s3: write %s: upload: %w", w.key, describe(err))
+	}
+	return n, nil
+}
+
+// hash adds p to the checksums, cutting it at the part boundaries the
+// upload cuts at.
+func (w *writer) hash(p []byte) {
+	w.n += int64(len(p))
+	w.crc.Write(p)
+	for len(p) > 0 {
+		k := min(int64(len(p)), w.t.partSize-w.partFill)
+		w.partMD5.Write(p[:k])
+		w.partFill += k
+		p = p[k:]
+		if w.partFill == w.t.partSize {
+			w.partSums = w.partMD5.Sum(w.partSums)
+			w.partMD5.Reset()
+			w.partFill = 0
+		}
+	}
+}
+
+// Commit completes the upload and checks the stored object. On failure
+// the upload is aborted, or the completed object removed.
+func (w *writer) Commit(ctx context.Context) (storage.Info, error) {
+	if w.finished {
+		return storage.Info{}, fmt.Errorf("s3: commit %s: %w", w.key, errFinished)
+	}
+	w.finished = true
+	info, err := w.commit(ctx)
+	if err != nil {
+		// Abort may retry a clean-up that fails here.
+		_ = w.cleanup(ctx)
+		return storage.Info{}, fmt.Errorf("s3: commit %s: %w", w.key, err)
+	}
+	w.committed = true
+	w.cancel()
+	return info, nil
+}
+
+func (w *writer) commit(ctx context.Context) (storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, err
+	}
+	w.pw.Close() // the upload reads EOF and completes
+	select {
+	case res := <-w.done:
+		w.result = &res
+	case <-ctx.Done():
+		return storage.Info{}, ctx.Err()
+	}
+	if err := w.result.err; err != nil {
+		return storage.Info{}, fmt.Errorf("upload: %w", describe(err))
+	}
+	info, err := w.verify(ctx, w.result.info)
+	if err != nil {
+		w.leftover = true
+		return storage.Info{}, err
+	}
+	return info, nil
+}
+
+// verify checks the completed object against what was written.
+func (w *writer) verify(ctx context.Context, up minio.UploadInfo) (storage.Info, error) {
+	opts := minio.StatObjectOptions{Checksum: true}
+	if up.ETag != "" {
+		opts.SetMatchETag(up.ETag)
+	}
+	oi, err := w.t.client.StatObject(ctx, w.t.bucket, w.object, opts)
+	switch {
+	case err == nil:
+	case up.ETag != "" && (isPreconditionFailed(err) || isNotExist(err)):
+		// Another writer replaced the object, or it was deleted, since
+		// this upload completed: check what the completion reported.
+		oi = minio.ObjectInfo{
+			ETag:              up.ETag,
+			Size:              w.n,
+			LastModified:      time.Now(),
+			ChecksumCRC64NVME: up.ChecksumCRC64NVME,
+		}
+	default:
+		return storage.Info{}, fmt.Errorf("check uploaded object: %w", describe(err))
+	}
+	if oi.Size != w.n {
+		return storage.Info{}, fmt.Errorf("check uploaded object: it holds %d bytes, %d were written", oi.Size, w.n)
+	}
+	if got := oi.ChecksumCRC64NVME; got != "" {
+		var sum [8]byte
+		binary.BigEndian.PutUint64(sum[:], w.crc.Sum64())
+		if want := base64.StdEncoding.EncodeToString(sum[:]); got != want {
+			return storage.Info{}, fmt.Errorf("check uploaded object: its CRC-64/NVME checksum is %s, the bytes written have %s", got, want)
+		}
+	} else if got := strings.Trim(oi.ETag, `"`); multipartETag.MatchString(got) {
+		if want := w.multipartETag(); !strings.EqualFold(got, want) {
+			return storage.Info{}, fmt.Errorf("check uploaded object: its ETag is %s, the bytes written give %s", got, want)
+		}
+	}
+	return storage.Info{Key: w.key, Size: oi.Size, ModTime: oi.LastModified}, nil
+}
+
+// multipartETag matches the ETag S3 gives an object uploaded in parts:
+// the hex MD5 of the parts' MD5s, "-", the number of parts.
+var multipartETag = regexp.MustCompile(`^[0-9a-fA-F]{32}-[1-9][0-9]*$`)
+
+// multipartETag returns the ETag S3 gives the object written, uploaded in
+// parts of the Target's part size (the last one shorter, one empty part
+// for an empty object).
+func (w *writer) multipartETag() string {
+	sums := w.partSums
+	if w.partFill > 0 || len(sums) == 0 {
+		sums = w.partMD5.Sum(sums[:len(sums):len(sums)])
+	}
+	all := md5.Sum(sums)
+	return fmt.Sprintf("%s-%d", hex.EncodeToString(all[:]), len(sums)/md5.Size)
+}
+
+// Abort stops the upload and removes whatever it left. It is a no-op after
+// a successful Commit and after an Abort that removed everything.
+func (w *writer) Abort() error {
+	if w.committed {
+		return nil
+	}
+	w.finished = true
+	if err := w.cleanup(context.Background()); err != nil {
+		return fmt.Errorf("s3: abort %s: %w", w.key, err)
+	}
+	return nil
+}
+
+// cleanup ends the upload if it still runs, then removes what it left: a
+// pending multipart upload (which PutObject aborts itself on failure; this
+// repeats it if that failed) or a completed object that Commit refused.
+// It runs even when ctx has ended, for at most cleanupTimeout.
+func (w *writer) cleanup(ctx context.Context) error {
+	if w.result == nil {
+		w.pw.CloseWithError(errAborted)
+		w.cancel()
+		res := <-w.done
+		w.result = &res
+		if res.err == nil {
+			w.leftover = true // completed before it could be stopped
+		}
+	}
+	w.cancel()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if w.leftover {
+		if err := w.t.remove(ctx, w.object); err != nil {
+			return fmt.Errorf("remove uploaded object: %w", err)
+		}
+		w.leftover = false
+	}
+	if id, pending := w.tracker.pending(); pending && w.result.err != nil {
+		err := w.t.core.AbortMultipartUpload(ctx, w.t.bucket, w.object, id)
+		if err != nil && !isNoSuchUpload(err) {
+			return fmt.Errorf("abort multipart upload: %w", describe(err))
+		}
+		w.tracker.aborted()
+	}
+	return nil
+}
+
+// uploadTracker learns, from the requests minio-go sends for one upload,
+// the upload's id and whether it was aborted, so that a failed abort can
+// be repeated: PutObject neither returns the id nor reports a failed
+// abort.
+type uploadTracker struct {
+	mu       sync.Mutex
+	uploadID string
+	done     bool // aborted
+}
+
+type trackerKey struct{}
+
+// pending returns the upload's id if a multipart upload was started and
+// not aborted.
+func (u *uploadTracker) pending() (string, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.uploadID, u.uploadID != "" && !u.done
+}
+
+func (u *uploadTracker) aborted() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.done = true
+}
+
+// observe notes a request of the upload and its outcome.
+func (u *uploadTracker) observe(req *http.Request, resp *http.Response, err error) {
+	id := req.URL.Query().Get("uploadId")
+	if id == "" {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.uploadID = id
+	if req.Method == http.MethodDelete && err == nil &&
+		(resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotFound) {
+		u.done = true
+	}
+}
+
+// trackingTransport reports the requests made under a context carrying an
+// uploadTracker (minio-go aborts a failed upload under a context derived
+// from the upload's, which keeps its values).
+type trackingTransport struct {
+	base http.RoundTripper
+}
+
+func (t *trackingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if u, ok := req.Context().Value(trackerKey{}).(*uploadTracker); ok {
+		u.observe(req, resp, err)
+	}
+	return resp, err
+}
+
+func cmpOr(err, fallback error) error {
+	if err != nil {
+		return err
+	}
+	return fallback
+}
