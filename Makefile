@@ -24,3 +24,7 @@ bench: build
 
 clean:
 	rm -rf bin
+
+.PHONY: install
+install: build
+	scripts/install.sh

@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"time"
-
-	"github.com/builtfast/vectord/config"
 )
 
 // BudgetWindow is the sliding window the database-operation budget is
@@ -109,7 +107,7 @@ const maxDuePerEnv = 24 * 60
 // than perHour, or whose last export would start an hour or more after the
 // hour ends because earlier hours left a backlog. Nil means the budget keeps
 // up. Runs beyond one a minute per environment are not counted.
-func BudgetReport(envs []config.Environment, perHour int, from time.Time) []Pressure {
+func BudgetReport(envs []Env, perHour int, from time.Time) []Pressure {
 	if perHour <= 0 || len(envs) == 0 {
 		return nil
 	}
@@ -120,13 +118,13 @@ func BudgetReport(envs []config.Environment, perHour int, from time.Time) []Pres
 	until := from.Add(24 * time.Hour)
 	var dues []due
 	for i, e := range envs {
-		if e.Cron == nil {
+		if e.Schedule == nil {
 			continue
 		}
 		off := Offset(e.Site, e.Name, e.Jitter)
 		t := from.Add(-time.Nanosecond) // a run due exactly at from counts
 		for range maxDuePerEnv {
-			t = Next(e.Cron, e.Location, off, t)
+			t = Next(e.Schedule, e.Location, off, t)
 			if t.IsZero() || !t.Before(until) {
 				break
 			}

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/builtfast/vectord/catalog"
-	"github.com/builtfast/vectord/config"
 )
 
 // Errors callers tell apart with errors.Is.
@@ -24,8 +26,8 @@ var (
 	ErrUnknownJob = errors.New("unknown job")
 	// ErrInvalidTrigger: the trigger is not schedule, manual or pre-import.
 	ErrInvalidTrigger = errors.New("invalid trigger")
-	// ErrStopped: Shutdown has begun; no new jobs are accepted.
-	ErrStopped = errors.New("scheduler stopped")
+	// ErrShuttingDown: Shutdown has begun; no new jobs are accepted.
+	ErrShuttingDown = errors.New("scheduler shutting down")
 )
 
 // Finished jobs stay in the status table for KeepFinished, and at most the
@@ -52,9 +54,14 @@ type Job struct {
 	// not requested again.
 	ExportID          string
 	ExportRequestedAt time.Time
+}
 
-	// Env is the environment's configuration when the job started.
-	Env config.Environment
+// Env is one environment's schedule.
+type Env struct {
+	Site, Name string
+	Schedule   cron.Schedule  // required
+	Location   *time.Location // the schedule's time zone; nil is UTC
+	Jitter     time.Duration  // runs are delayed by Offset(Site, Name, Jitter)
 }
 
 // Runner runs one job and returns the catalog id of the backup it stored.
@@ -83,14 +90,14 @@ type Observer interface {
 
 // Options configure a Scheduler.
 type Options struct {
-	Envs []config.Environment // each needs Site, Name and Cron
+	Envs []Env
 
-	// DBOperationsPerHour is the database-operation budget (export and
+	// DBOpsPerHour is the database-operation budget (export and
 	// import requests an hour); Exports bounds exports in flight (from
 	// admission to release) and Downloads downloads at once. All ≥ 1.
-	DBOperationsPerHour int
-	Exports             int
-	Downloads           int
+	DBOpsPerHour int
+	Exports      int
+	Downloads    int
 
 	Runner Runner // required
 
@@ -131,7 +138,7 @@ func priority(trigger string) int {
 type envKey struct{ site, env string }
 
 type envState struct {
-	cfg      config.Environment
+	cfg      Env
 	offset   time.Duration
 	interval time.Duration
 	next     time.Time
@@ -210,8 +217,8 @@ func New(o Options) (*Scheduler, error) {
 	switch {
 	case o.Runner == nil:
 		return nil, errors.New("new scheduler: no runner")
-	case o.DBOperationsPerHour < 1:
-		return nil, fmt.Errorf("new scheduler: database operations per hour %d, want ≥ 1", o.DBOperationsPerHour)
+	case o.DBOpsPerHour < 1:
+		return nil, fmt.Errorf("new scheduler: database operations per hour %d, want ≥ 1", o.DBOpsPerHour)
 	case o.Exports < 1:
 		return nil, fmt.Errorf("new scheduler: exports in flight %d, want ≥ 1", o.Exports)
 	case o.Downloads < 1:
@@ -236,7 +243,7 @@ func New(o Options) (*Scheduler, error) {
 		envs:        envs,
 		active:      make(map[envKey]*envJobs),
 		jobs:        make(map[string]*job),
-		budget:      newBudget(o.DBOperationsPerHour, o.RecentOperations),
+		budget:      newBudget(o.DBOpsPerHour, o.RecentOperations),
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}
@@ -251,11 +258,11 @@ func New(o Options) (*Scheduler, error) {
 	return s, nil
 }
 
-func buildEnvs(list []config.Environment) (map[envKey]*envState, error) {
+func buildEnvs(list []Env) (map[envKey]*envState, error) {
 	envs := make(map[envKey]*envState, len(list))
 	for _, e := range list {
 		k := envKey{e.Site, e.Name}
-		if e.Cron == nil {
+		if e.Schedule == nil {
 			return nil, fmt.Errorf("environment %s/%s has no schedule", e.Site, e.Name)
 		}
 		if _, dup := envs[k]; dup {
@@ -271,9 +278,9 @@ func buildEnvs(list []config.Environment) (map[envKey]*envState, error) {
 
 type nopObserver struct{}
 
-func (nopObserver) SetJobs(int, int)                                {}
+func (nopObserver) SetJobs(int, int)                                     {}
 func (nopObserver) SetSchedule(string, string, time.Time, time.Duration) {}
-func (nopObserver) Forget(string, string)                           {}
+func (nopObserver) Forget(string, string)                                {}
 
 // Run runs the schedules until ctx ends or Shutdown begins, and returns nil
 // then; from that moment no new job starts (jobs already running go on).
@@ -287,7 +294,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	switch {
 	case s.stopping:
 		s.mu.Unlock()
-		return fmt.Errorf("run scheduler: %w", ErrStopped)
+		return fmt.Errorf("run scheduler: %w", ErrShuttingDown)
 	case s.ran:
 		s.mu.Unlock()
 		return errors.New("run scheduler: already running")
@@ -356,8 +363,8 @@ func sortedKeys(m map[envKey]*envState) []envKey {
 
 // scheduleLocked computes an environment's next run after now.
 func (s *Scheduler) scheduleLocked(k envKey, e *envState, now time.Time) {
-	e.interval = Interval(e.cfg.Cron, e.cfg.Location, now)
-	e.next = Next(e.cfg.Cron, e.cfg.Location, e.offset, now)
+	e.interval = Interval(e.cfg.Schedule, e.cfg.Location, now)
+	e.next = Next(e.cfg.Schedule, e.cfg.Location, e.offset, now)
 	s.obs.SetSchedule(k.site, k.env, e.next, e.interval)
 }
 
@@ -373,23 +380,17 @@ func (s *Scheduler) catchUp(keys []envKey) {
 	var missed []miss
 	for _, k := range keys {
 		s.mu.Lock()
-		e := s.envs[k]
-		var cfg config.Environment
-		var offset, interval time.Duration
-		if e != nil {
-			cfg, offset, interval = e.cfg, e.offset, e.interval
+		var e envState
+		p := s.envs[k]
+		if p != nil {
+			e = *p
 		}
 		s.mu.Unlock()
-		if e == nil {
+		if p == nil {
 			continue
 		}
 		last := s.lastSuccess(k.site, k.env)
-		now := time.Now()
-		if last.IsZero() || (interval > 0 && now.Sub(last) > interval) {
-			missed = append(missed, miss{k, last})
-			continue
-		}
-		if n := Next(cfg.Cron, cfg.Location, offset, last); !n.IsZero() && !n.After(now) {
+		if missedRun(e, last, time.Now()) {
 			missed = append(missed, miss{k, last})
 		}
 	}
@@ -411,6 +412,17 @@ func (s *Scheduler) catchUp(keys []envKey) {
 	}
 	s.pumpLocked(now)
 	s.kickLocked()
+}
+
+// missedRun reports whether an environment whose last success was at last
+// (zero: never) has missed a run by now: its last success is older than its
+// schedule's interval, or a run has fallen due since.
+func missedRun(e envState, last, now time.Time) bool {
+	if last.IsZero() || (e.interval > 0 && now.Sub(last) > e.interval) {
+		return true
+	}
+	n := Next(e.cfg.Schedule, e.cfg.Location, e.offset, last)
+	return !n.IsZero() && !n.After(now)
 }
 
 // fireLocked queues a job for every environment whose run is due.
@@ -481,7 +493,7 @@ func (s *Scheduler) addLocked(k envKey, j *job) {
 // otherwise the waiting job is joined as it is; the id returned is that
 // job's. A job submitted while one of the environment runs starts after it.
 // Submit returns an error matching ErrUnknownEnvironment, ErrInvalidTrigger
-// or ErrStopped.
+// or ErrShuttingDown.
 func (s *Scheduler) Submit(site, env, trigger, reason string) (string, error) {
 	if !validTrigger(trigger) {
 		return "", fmt.Errorf("submit backup of %s/%s: trigger %q: %w", site, env, trigger, ErrInvalidTrigger)
@@ -490,7 +502,7 @@ func (s *Scheduler) Submit(site, env, trigger, reason string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
-		return "", fmt.Errorf("submit backup of %s/%s: %w", site, env, ErrStopped)
+		return "", fmt.Errorf("submit backup of %s/%s: %w", site, env, ErrShuttingDown)
 	}
 	if s.envs[k] == nil {
 		return "", fmt.Errorf("submit backup of %s/%s: %w", site, env, ErrUnknownEnvironment)
@@ -524,7 +536,7 @@ func (s *Scheduler) Submit(site, env, trigger, reason string) (string, error) {
 // Site, Environment and Trigger as persisted). Resumed jobs start before
 // every other job, as soon as Run runs, and spend no budget: their export
 // was requested already. Resume returns an error matching
-// ErrUnknownEnvironment or ErrStopped, or one saying the job is incomplete
+// ErrUnknownEnvironment or ErrShuttingDown, or one saying the job is incomplete
 // or already known.
 func (s *Scheduler) Resume(r Job) error {
 	if r.ID == "" || r.ExportID == "" {
@@ -538,7 +550,7 @@ func (s *Scheduler) Resume(r Job) error {
 	defer s.mu.Unlock()
 	switch {
 	case s.stopping:
-		return fmt.Errorf("resume job %s of %s/%s: %w", r.ID, r.Site, r.Environment, ErrStopped)
+		return fmt.Errorf("resume job %s of %s/%s: %w", r.ID, r.Site, r.Environment, ErrShuttingDown)
 	case s.envs[k] == nil:
 		return fmt.Errorf("resume job %s of %s/%s: %w", r.ID, r.Site, r.Environment, ErrUnknownEnvironment)
 	case s.jobs[r.ID] != nil:
@@ -546,7 +558,6 @@ func (s *Scheduler) Resume(r Job) error {
 	}
 	now := time.Now()
 	s.seq++
-	r.Env = config.Environment{}
 	j := &job{
 		Job: r, s: s, prio: prioResume, seq: s.seq, resume: true,
 		state: catalog.JobQueued, queuedAt: now, done: make(chan struct{}),
@@ -564,7 +575,7 @@ func (s *Scheduler) Resume(r Job) error {
 // Changed schedules take effect from now. An invalid list (an environment
 // without a schedule, or listed twice) is refused with an error and the
 // old set kept.
-func (s *Scheduler) Reload(list []config.Environment) error {
+func (s *Scheduler) Reload(list []Env) error {
 	envs, err := buildEnvs(list)
 	if err != nil {
 		return fmt.Errorf("reload schedules: %w", err)
@@ -613,8 +624,8 @@ func (s *Scheduler) Reload(list []config.Environment) error {
 
 // sameSchedule reports whether an environment's runs are unchanged.
 func sameSchedule(a, b *envState) bool {
-	return a.cfg.Schedule != "" && a.cfg.Schedule == b.cfg.Schedule &&
-		a.cfg.Location.String() == b.cfg.Location.String() && a.cfg.Jitter == b.cfg.Jitter
+	return a.offset == b.offset && a.cfg.Location.String() == b.cfg.Location.String() &&
+		reflect.DeepEqual(a.cfg.Schedule, b.cfg.Schedule)
 }
 
 func (s *Scheduler) kickLocked() {
@@ -717,7 +728,6 @@ func (s *Scheduler) startLocked(j *job, now time.Time) {
 	a.waiting = slices.DeleteFunc(a.waiting, func(x *job) bool { return x == j })
 	a.running = j
 	s.pending = slices.DeleteFunc(s.pending, func(x *job) bool { return x == j })
-	j.Env = s.envs[k].cfg // a removed environment's waiting jobs were dropped
 	j.startedAt = now
 	if j.resume {
 		j.state = catalog.JobExporting

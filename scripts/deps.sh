@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the tools vectord's tests run against: promtool (Debian's
-# prometheus package) for the alert rules. Idempotent; needs root or sudo
+# prometheus package) for the alert rules, systemd-analyze for the unit. Idempotent; needs root or sudo
 # when something is missing.
 set -euo pipefail
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/builtfast/vectord/codec"
 	"github.com/builtfast/vectord/config"
 	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/logging"
 	"github.com/builtfast/vectord/server"
 	"github.com/builtfast/vectord/storage"
 	"github.com/builtfast/vectord/storage/local"
@@ -235,11 +237,8 @@ func (s *stackedCloser) Close() error {
 	return errors.Join(errs...)
 }
 
-// newLogger builds the process's logger: text on a terminal, JSON otherwise.
+// newLogger builds the process's logger: journald's format under systemd,
+// text on a terminal, JSON otherwise.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if isTerminal(w) {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return logging.NewLogger(w, level, os.Getenv)
 }

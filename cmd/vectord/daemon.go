@@ -20,6 +20,7 @@ import (
 	"github.com/builtfast/vectord/exporter"
 	"github.com/builtfast/vectord/metrics"
 	"github.com/builtfast/vectord/scheduler"
+	"github.com/builtfast/vectord/sdnotify"
 	"github.com/builtfast/vectord/server"
 )
 
@@ -91,6 +92,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		Observer:     d.met,
 		Logger:       log,
 		NewID:        catalog.NewID,
+		Heartbeat:    watchdog(log),
 	})
 	if err != nil {
 		a.Close()
@@ -151,16 +153,21 @@ func (d *daemon) run(ctx context.Context) error {
 			case <-loopCtx.Done():
 				return nil
 			case <-hup:
+				notify(d.log, sdnotify.Reloading)
 				d.reload()
+				notify(d.log, sdnotify.Ready)
 			}
 		}
 	})
+	// The catalog is open and the listener accepts: ready.
+	notify(d.log, sdnotify.Ready)
 
 	select {
 	case <-ctx.Done():
 	case <-gctx.Done():
 	}
 	timeout := d.config().ShutdownTimeout
+	notify(d.log, sdnotify.Stopping)
 	d.log.Info("shutting down", "shutdown_timeout", timeout)
 	stopLoop()
 	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -339,4 +346,28 @@ func siteExists(cfg *config.Config, site string) bool {
 		}
 	}
 	return false
+}
+
+// notify tells systemd about a state change, when it listens.
+func notify(log *slog.Logger, f func() (bool, error)) {
+	if _, err := f(); err != nil {
+		log.Warn("notify systemd", "error", err)
+	}
+}
+
+// watchdog returns the scheduler loop's heartbeat: a systemd watchdog ping
+// every half WatchdogSec, so a hung scheduler gets the service restarted.
+// Without a watchdog it does nothing.
+func watchdog(log *slog.Logger) func() {
+	interval, ok := sdnotify.WatchdogInterval()
+	if !ok {
+		return nil
+	}
+	var last time.Time
+	return func() {
+		if now := time.Now(); now.Sub(last) >= interval/2 {
+			last = now
+			notify(log, sdnotify.Watchdog)
+		}
+	}
 }
