@@ -197,14 +197,17 @@ const maxFreshExports = 1
 func (j *job) run(ctx context.Context) (catalog.Record, error) {
 	fresh := 0
 	for {
+		release := func() {}
 		if j.job.ExportID == "" {
-			if err := j.requestExport(ctx); err != nil {
+			var err error
+			if release, err = j.requestExport(ctx); err != nil {
 				return catalog.Record{}, err
 			}
 		} else {
 			j.log.Info("resuming export", "export_id", j.job.ExportID)
 		}
 		exp, err := j.waitCompleted(ctx)
+		release() // the export slot is held while the export runs at the API
 		if err == nil {
 			var rec catalog.Record
 			rec, err = j.download(ctx, exp)
@@ -225,26 +228,36 @@ func (j *job) run(ctx context.Context) (catalog.Record, error) {
 // expired and a fresh status query gave none), so only a new export helps.
 var errExportGone = &Error{Reason: ReasonURLExpired, Err: errors.New("the export's download URL expired and the API offers no fresh one")}
 
-func (j *job) requestExport(ctx context.Context) error {
+// requestExport sends the export request once the gate admits it. The
+// returned release frees the gate's export slot: the caller holds it until
+// the export completes at the API.
+func (j *job) requestExport(ctx context.Context) (release func(), err error) {
 	j.progress("exporting", 0, -1)
+	release = func() {}
 	if g := j.e.Gate; g != nil {
-		release, err := g.Export(ctx, j.req.Trigger)
-		if err != nil {
-			return err
+		if release, err = g.Export(ctx, j.req.Trigger); err != nil {
+			return nil, err
 		}
-		defer release()
 	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	exp, err := j.e.API.StartExport(ctx, j.target)
 	if err != nil {
-		return classifyAPI(ReasonAPI, fmt.Errorf("request export of site %s: %w", j.req.Site, err))
+		return nil, classifyAPI(ReasonAPI, fmt.Errorf("request export of site %s: %w", j.req.Site, err))
 	}
 	if exp.ID == "" {
-		return fail(ReasonAPI, "request export of site %s: the API answered without an export id", j.req.Site)
+		return nil, fail(ReasonAPI, "request export of site %s: the API answered without an export id", j.req.Site)
 	}
 	j.job.ExportID = exp.ID
 	j.job.ExportRequestedAt = j.e.now()
 	j.log.Info("export requested", "export_id", exp.ID)
-	return j.persist(ctx, StateExporting)
+	if err := j.persist(ctx, StateExporting); err != nil {
+		return nil, err
+	}
+	return release, nil
 }
 
 // waitCompleted polls the export until it completes, fails, or outlives the

@@ -12,10 +12,12 @@ const maxAnswer = 256
 
 // Confirm asks whether to import into t, which replaces its database.
 // With yes it returns nil without asking. On a terminal it writes
-// "Import into site S environment E? This replaces its database. [y/N] "
-// to out and reads one line from in: "y" or "yes" (any case) confirms;
-// anything else, an empty line or the end of in does not. Without a
-// terminal and without yes it refuses, naming --yes.
+//
+//	Import into site S environment E? This replaces its database. [y/N]
+//
+// to out (no newline) and reads one line from in: "y" or "yes" (any case)
+// confirms; anything else, an empty line or the end of in does not.
+// Without a terminal and without yes it refuses, naming --yes.
 //
 // It returns nil when confirmed, an error matching ErrNotConfirmed when
 // not, or the error of writing the question or reading the answer. It reads

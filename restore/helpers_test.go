@@ -197,6 +197,7 @@ type countingAPI struct {
 	mu                              sync.Mutex
 	creates, uploads, runs, directs int
 	runErr                          error // returned by RunImport after the real call
+	skipRun                         bool  // RunImport returns runErr without calling the API
 }
 
 func (a *countingAPI) CreateImportFile(ctx context.Context, t vectorapi.Target, name string, size int64) (vectorapi.ImportSession, error) {
@@ -216,8 +217,11 @@ func (a *countingAPI) Upload(ctx context.Context, url string, body io.Reader, si
 func (a *countingAPI) RunImport(ctx context.Context, t vectorapi.Target, id string) error {
 	a.mu.Lock()
 	a.runs++
-	runErr := a.runErr
+	runErr, skip := a.runErr, a.skipRun
 	a.mu.Unlock()
+	if skip {
+		return runErr
+	}
 	if err := a.API.RunImport(ctx, t, id); err != nil {
 		return err
 	}

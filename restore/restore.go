@@ -134,6 +134,7 @@ type Target struct {
 	Site, Environment, SiteID, EnvironmentID string
 }
 
+// String names t for people: "site acme environment production".
 func (t Target) String() string {
 	return fmt.Sprintf("site %s environment %s", t.Site, t.Environment)
 }
@@ -172,8 +173,9 @@ type Result struct {
 // error matching vectorapi.ErrURLExpired. A dump whose size, SHA-256 or
 // ending is wrong is refused before the import runs. If ctx ends (or
 // Timeout passes) after the import started, the error says so: the API may
-// still complete it. Errors and log lines never carry the API token or an
-// upload URL's signature.
+// still complete it. On error the Result still names the snapshot, if one
+// was taken, and the import, once the API has one. Errors and log lines
+// never carry the API token or an upload URL's signature.
 func (im *Importer) Import(ctx context.Context, t Target, src Source, o Options) (Result, error) {
 	res, err := im.run(ctx, t, src, o)
 	if err != nil {
@@ -200,7 +202,7 @@ func (im *Importer) run(ctx context.Context, t Target, src Source, o Options) (R
 			return Result{}, fmt.Errorf("%w: %w", ErrSnapshot, err)
 		}
 		res.SnapshotID = id
-		log.Info("pre-import snapshot taken", "backup_id", id)
+		log.Debug("pre-import snapshot taken", "backup_id", id)
 	}
 
 	at := vectorapi.Target{SiteID: t.SiteID, EnvironmentID: t.EnvironmentID}
@@ -215,10 +217,11 @@ func (im *Importer) run(ctx context.Context, t Target, src Source, o Options) (R
 	} else {
 		imp, sent, err = im.importSession(ctx, at, src, log)
 	}
+	res.ImportID = imp.ID
 	if err != nil {
 		return res, err
 	}
-	res.ImportID, res.Bytes, res.SHA256 = imp.ID, sent.bytes, sent.sha256
+	res.Bytes, res.SHA256 = sent.bytes, sent.sha256
 	im.progress(Progress{Phase: PhaseImporting, Bytes: sent.bytes, Total: src.Size})
 	if _, err := im.wait(ctx, at, imp); err != nil {
 		return res, err
@@ -312,14 +315,14 @@ func (im *Importer) importSession(ctx context.Context, at vectorapi.Target, src 
 
 	if err := im.API.RunImport(ctx, at, s.ID); err != nil {
 		if !errors.Is(err, vectorapi.ErrExportUncertain) || ctx.Err() != nil {
-			return vectorapi.Import{}, sent{}, err
+			return vectorapi.Import{ID: s.ID}, sent{}, err
 		}
 		// The run's answer was lost: go on only if the API shows the
 		// import under way ("pending" cannot tell a run import from one
 		// that never started).
 		st, serr := im.API.ImportStatus(ctx, at, s.ID)
 		if serr != nil || !started(st.Status) {
-			return vectorapi.Import{}, sent{}, fmt.Errorf("%w; import %s may or may not run: check its status before importing again", err, s.ID)
+			return vectorapi.Import{ID: s.ID}, sent{}, fmt.Errorf("%w; import %s may or may not run: check its status before importing again", err, s.ID)
 		}
 		return st, done, nil
 	}
@@ -363,9 +366,6 @@ func (im *Importer) wait(ctx context.Context, at vectorapi.Target, imp vectorapi
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	delay, maxDelay := im.pollIntervals()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
 	for {
 		switch imp.Status {
 		case vectorapi.StatusCompleted:
@@ -382,11 +382,10 @@ func (im *Importer) wait(ctx context.Context, at vectorapi.Target, imp vectorapi
 			// to poll.
 			return imp, fmt.Errorf("the API reports the import %s without an id to follow", imp.Status)
 		}
-		timer.Reset(delay)
 		select {
 		case <-wctx.Done():
 			return imp, im.stoppedWaiting(ctx, wctx, imp, timeout)
-		case <-timer.C:
+		case <-time.After(delay):
 		}
 		delay = min(2*delay, maxDelay)
 		// The status query runs under ctx, not the timeout's context: one

@@ -333,17 +333,27 @@ func TestImportCanceled(t *testing.T) {
 }
 
 // TestImportRunAnswerLost: when the run request's answer is lost, the import
-// goes on if the API shows it running.
+// goes on if the API shows it running, and otherwise stops without sending
+// the run again.
 func TestImportRunAnswerLost(t *testing.T) {
-	h := newHarness(t, vectorapi.RoutesDocumented, vectorsim.Options{})
-	api := &countingAPI{API: h.client, runErr: fmt.Errorf("run import: connection reset: %w", vectorapi.ErrExportUncertain)}
-	h.im.API = api
-	data := sqlDump(t, "lost", 16<<10)
-	if _, err := h.im.Import(t.Context(), target(envID), newMemSource(data).Source("dump.sql"), restore.Options{}); err != nil {
-		t.Fatalf("Import() = %v, want success", err)
-	}
-	if _, _, runs, _ := api.counts(); runs != 1 || h.imported(envID).LastSHA256 != sha(data) {
-		t.Errorf("%d runs, database got %+v; want one run and the dump imported", runs, h.imported(envID))
+	lost := fmt.Errorf("run import: connection reset: %w", vectorapi.ErrExportUncertain)
+	for _, ran := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ran %v", ran), func(t *testing.T) {
+			h := newHarness(t, vectorapi.RoutesDocumented, vectorsim.Options{})
+			api := &countingAPI{API: h.client, runErr: lost, skipRun: !ran}
+			h.im.API = api
+			data := sqlDump(t, "lost", 16<<10)
+			res, err := h.im.Import(t.Context(), target(envID), newMemSource(data).Source("dump.sql"), restore.Options{})
+			_, _, runs, _ := api.counts()
+			switch {
+			case runs != 1:
+				t.Errorf("%d run requests, want 1", runs)
+			case ran && (err != nil || h.imported(envID).LastSHA256 != sha(data)):
+				t.Errorf("Import() = %v, database got %+v; want the dump imported", err, h.imported(envID))
+			case !ran && (!errors.Is(err, vectorapi.ErrExportUncertain) || res.ImportID == "" || !strings.Contains(err.Error(), res.ImportID)):
+				t.Errorf("Import() = %+v, %v; want ErrExportUncertain naming the import", res, err)
+			}
+		})
 	}
 }
 

@@ -65,7 +65,7 @@ func (s *Scheduler) Export(ctx context.Context, trigger string) (release func(),
 		w.seq = s.seq
 	}
 	s.exportQ = append(s.exportQ, w)
-	wake := s.pumpLocked(time.Now())
+	wake, freed := s.pumpLocked(time.Now()), s.freed
 	s.mu.Unlock()
 
 	var timer *time.Timer
@@ -91,7 +91,7 @@ func (s *Scheduler) Export(ctx context.Context, trigger string) (release func(),
 		case <-ctx.Done():
 			s.mu.Lock()
 			if w.admitted {
-				s.exports--
+				s.releaseExportLocked()
 			} else {
 				s.exportQ = deleteWaiter(s.exportQ, w)
 			}
@@ -100,11 +100,22 @@ func (s *Scheduler) Export(ctx context.Context, trigger string) (release func(),
 			s.mu.Unlock()
 			return nil, ctx.Err()
 		case <-tc:
-			s.mu.Lock()
-			wake = s.pumpLocked(time.Now())
-			s.mu.Unlock()
+		case <-freed:
 		}
+		// The budget may allow an admission now, or an export slot was
+		// freed while the budget blocks: see who is next and when.
+		s.mu.Lock()
+		wake, freed = s.pumpLocked(time.Now()), s.freed
+		s.mu.Unlock()
 	}
+}
+
+// releaseExportLocked gives an export admission back, and wakes the Export
+// callers: one of them may now be next, waiting for the budget.
+func (s *Scheduler) releaseExportLocked() {
+	s.exports--
+	close(s.freed)
+	s.freed = make(chan struct{})
 }
 
 func (s *Scheduler) exportRelease() func() {
@@ -113,7 +124,7 @@ func (s *Scheduler) exportRelease() func() {
 		once.Do(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.exports--
+			s.releaseExportLocked()
 			s.pumpLocked(time.Now())
 			s.kickLocked()
 		})

@@ -72,7 +72,8 @@ type Env struct {
 // its export request it must call the scheduler's Export gate with ctx (or a
 // context derived from it): the job's admission was reserved when it
 // started, and Export hands it over at once. A Runner that never calls
-// Export still spends the budget admitted for it.
+// Export still spends the budget admitted for it. The Runner logs the job's
+// outcome; the scheduler does not.
 type Runner func(ctx context.Context, j Job, setState func(state string)) (backupID string, err error)
 
 // Observer is told the scheduler's gauges. *metrics.Metrics satisfies it.
@@ -204,8 +205,9 @@ type Scheduler struct {
 	jobs        map[string]*job
 	finished    []*job // oldest first
 	budget      *budget
-	exports     int // export admissions held
-	downloads   int // download admissions held
+	exports     int           // export admissions held
+	freed       chan struct{} // closed and replaced when an export admission is released
+	downloads   int           // download admissions held
 	exportQ     []*waiter
 	downloadQ   []*waiter
 	reported    [2]int // last SetJobs values
@@ -240,6 +242,7 @@ func New(o Options) (*Scheduler, error) {
 		kick:        make(chan struct{}, 1),
 		stopCh:      make(chan struct{}),
 		idle:        make(chan struct{}),
+		freed:       make(chan struct{}),
 		envs:        envs,
 		active:      make(map[envKey]*envJobs),
 		jobs:        make(map[string]*job),
@@ -298,6 +301,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	case s.ran:
 		s.mu.Unlock()
 		return errors.New("run scheduler: already running")
+	case ctx.Err() != nil:
+		s.mu.Unlock()
+		return nil
 	}
 	s.ran, s.dispatching = true, true
 	now := time.Now()
@@ -445,12 +451,12 @@ func (s *Scheduler) fireLocked(now time.Time) {
 			continue
 		}
 		if a := s.active[k]; a != nil {
-			state := "queued"
+			prev := catalog.JobQueued
 			if a.running != nil {
-				state = "running"
+				prev = a.running.state
 			}
-			s.log.Warn("scheduled backup skipped: the environment's previous job is still "+state,
-				"site", k.site, "environment", k.env, "due", at)
+			s.log.Warn("scheduled backup skipped: the environment's previous job has not finished",
+				"site", k.site, "environment", k.env, "due", at, "previous_state", prev)
 			continue
 		}
 		j := s.enqueueLocked(k, catalog.TriggerSchedule, "", now)
@@ -778,7 +784,7 @@ func (s *Scheduler) finishLocked(j *job, backupID string, err error, now time.Ti
 	s.pending = slices.DeleteFunc(s.pending, func(x *job) bool { return x == j })
 	if j.ticket {
 		j.ticket = false
-		s.exports--
+		s.releaseExportLocked()
 	}
 	j.finishedAt = now
 	if err != nil {
@@ -790,16 +796,17 @@ func (s *Scheduler) finishLocked(j *job, backupID string, err error, now time.Ti
 	s.finished = append(s.finished, j)
 	s.trimLocked(now)
 
+	// The runner logs a job's outcome; these lines are for debugging.
 	log := s.log.With("site", j.Site, "environment", j.Environment, "job_id", j.ID, "trigger", j.Trigger)
 	switch {
 	case err == nil:
-		log.Info("job succeeded", "backup_id", backupID, "duration", now.Sub(j.startedAt))
+		log.Debug("job succeeded", "backup_id", backupID, "duration", now.Sub(j.startedAt))
 	case !wasRunning:
 		log.Debug("job dropped before it started", "error", err)
 	case errors.Is(err, context.Canceled) && s.jobsCtx.Err() != nil:
 		log.Warn("job canceled by shutdown", "duration", now.Sub(j.startedAt))
 	default:
-		log.Error("job failed", "duration", now.Sub(j.startedAt), "error", err)
+		log.Debug("job failed", "duration", now.Sub(j.startedAt), "error", err)
 	}
 
 	if wasRunning {

@@ -82,17 +82,23 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		a.Close()
 		return nil, err
 	}
+	recent, err := recentExports(ctx, a.cat)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	d.sched, err = scheduler.New(scheduler.Options{
-		Envs:         schedEnvs(cfg),
-		DBOpsPerHour: cfg.API.DBOperationsPerHour,
-		Exports:      cfg.Concurrency.Exports,
-		Downloads:    cfg.Concurrency.Downloads,
-		Runner:       d.runJob,
-		LastSuccess:  d.lastSuccess,
-		Observer:     d.met,
-		Logger:       log,
-		NewID:        catalog.NewID,
-		Heartbeat:    watchdog(log),
+		Envs:             schedEnvs(cfg),
+		RecentOperations: recent,
+		DBOpsPerHour:     cfg.API.DBOperationsPerHour,
+		Exports:          cfg.Concurrency.Exports,
+		Downloads:        cfg.Concurrency.Downloads,
+		Runner:           d.runJob,
+		LastSuccess:      d.lastSuccess,
+		Observer:         d.met,
+		Logger:           log,
+		NewID:            catalog.NewID,
+		Heartbeat:        watchdog(log),
 	})
 	if err != nil {
 		a.Close()
@@ -370,4 +376,20 @@ func watchdog(log *slog.Logger) func() {
 			notify(log, sdnotify.Watchdog)
 		}
 	}
+}
+
+// recentExports are the export requests of the last budget window, from the
+// catalog's jobs, so a restart does not spend the budget a second time.
+func recentExports(ctx context.Context, cat *catalog.DB) ([]time.Time, error) {
+	jobs, err := cat.Jobs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read jobs: %w", err)
+	}
+	var recent []time.Time
+	for _, j := range jobs {
+		if !j.ExportRequestedAt.IsZero() && time.Since(j.ExportRequestedAt) < scheduler.BudgetWindow {
+			recent = append(recent, j.ExportRequestedAt)
+		}
+	}
+	return recent, nil
 }

@@ -166,7 +166,7 @@ func Start(t testing.TB) *Server {
 	defer tick.Stop()
 	for {
 		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
-		err := exec.CommandContext(pctx, bins.admin, s.clientArgs("--connect-timeout=1", "ping")...).Run()
+		err := exec.CommandContext(pctx, bins.admin, s.connArgs("--connect-timeout=1", "ping")...).Run()
 		pcancel()
 		if err == nil {
 			return s
@@ -193,7 +193,7 @@ func asRoot() []string {
 func (s *Server) stop(cmd *exec.Cmd, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	shutdownErr := exec.CommandContext(ctx, s.bins.admin, s.clientArgs("shutdown")...).Run()
+	shutdownErr := exec.CommandContext(ctx, s.bins.admin, s.connArgs("shutdown")...).Run()
 	select {
 	case <-exited:
 		return nil
@@ -204,11 +204,16 @@ func (s *Server) stop(cmd *exec.Cmd, exited <-chan struct{}) error {
 	return fmt.Errorf("mariadbd did not stop within %s (shutdown: %v), killed it: %v", stopTimeout, shutdownErr, killErr)
 }
 
-// clientArgs are the options every client program connects with, then
+// connArgs are the options every client program connects with, then
 // extra.
+func (s *Server) connArgs(extra ...string) []string {
+	return append([]string{"--no-defaults", "--socket=" + s.Socket, "--user=root"}, extra...)
+}
+
+// clientArgs are the options of the programs that move data (mariadb,
+// mariadb-dump), then extra: always utf8mb4, or emoji are refused.
 func (s *Server) clientArgs(extra ...string) []string {
-	return append([]string{"--no-defaults", "--socket=" + s.Socket, "--user=root",
-		"--default-character-set=utf8mb4", "--max-allowed-packet=64M"}, extra...)
+	return s.connArgs(append([]string{"--default-character-set=utf8mb4", "--max-allowed-packet=64M"}, extra...)...)
 }
 
 // Exec runs the SQL script read from sql in database db ("" for none) with
@@ -266,7 +271,7 @@ func (s *Server) Checksums(ctx context.Context, db string) (map[string]string, e
 	}
 	names := make([]string, len(tables))
 	for i, row := range tables {
-		names[i] = "`" + strings.ReplaceAll(row[0], "`", "``") + "`"
+		names[i] = quoteName(row[0])
 	}
 	rows, err := s.Query(ctx, db, "CHECKSUM TABLE "+strings.Join(names, ", ")+" EXTENDED")
 	if err != nil {
@@ -297,8 +302,8 @@ func (s *Server) Dump(ctx context.Context, db string, w io.Writer) error {
 // Backend returns a vectorsim.Backend whose databases live on s: the
 // simulator's database of a site (EnvKey.Env "" is its development
 // database) is the MariaDB database databases names. Exports are dumps
-// taken by Dump, stored as files until the test ends; imports run through
-// the mariadb client.
+// taken by Dump, stored as files until the test ends; imports replace the
+// database's tables and run through the mariadb client.
 func (s *Server) Backend(databases map[vectorsim.EnvKey]string) *Backend {
 	m := make(map[vectorsim.EnvKey]string, len(databases))
 	for k, v := range databases {
@@ -350,13 +355,51 @@ func (b *Backend) Export(ctx context.Context, siteID, envID string) (vectorsim.B
 	return fileBody{f, fi.Size()}, nil
 }
 
-// Import runs sql in the site's database.
+// Import drops every table and view of the site's database, as the API's
+// drop_tables import option (true unless asked otherwise) does, then runs
+// sql in it.
 func (b *Backend) Import(ctx context.Context, siteID, envID string, sql io.Reader) error {
 	db, err := b.database(siteID, envID)
 	if err != nil {
 		return err
 	}
+	if err := b.s.dropTables(ctx, db); err != nil {
+		return err
+	}
 	return b.s.Exec(ctx, db, sql)
+}
+
+// dropTables drops every table and view of database db.
+func (s *Server) dropTables(ctx context.Context, db string) error {
+	rows, err := s.Query(ctx, db, "SELECT table_type, table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+	if err != nil {
+		return fmt.Errorf("list tables of %s: %w", db, err)
+	}
+	var tables, views []string
+	for _, row := range rows {
+		name := quoteName(row[1])
+		if row[0] == "VIEW" {
+			views = append(views, name)
+		} else {
+			tables = append(tables, name)
+		}
+	}
+	stmt := "SET FOREIGN_KEY_CHECKS = 0;\n"
+	if len(views) > 0 {
+		stmt += "DROP VIEW IF EXISTS " + strings.Join(views, ", ") + ";\n"
+	}
+	if len(tables) > 0 {
+		stmt += "DROP TABLE IF EXISTS " + strings.Join(tables, ", ") + ";\n"
+	}
+	if err := s.Exec(ctx, db, strings.NewReader(stmt)); err != nil {
+		return fmt.Errorf("drop the tables of %s: %w", db, err)
+	}
+	return nil
+}
+
+// quoteName quotes an identifier for MariaDB.
+func quoteName(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
 
 func (s *Server) closeFiles() {

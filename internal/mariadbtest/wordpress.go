@@ -44,7 +44,7 @@ func (w WordPress) withDefaults() WordPress {
 func (s *Server) CreateWordPress(ctx context.Context, db string, w WordPress) error {
 	w = w.withDefaults()
 	var b bytes.Buffer
-	q := "`" + strings.ReplaceAll(db, "`", "``") + "`"
+	q := quoteName(db)
 	fmt.Fprintf(&b, "CREATE DATABASE %s CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\nUSE %s;\n", q, q)
 	b.WriteString(wordpressSchema)
 	g := &generator{r: rand.New(rand.NewPCG(w.Seed, 0x5eed))}

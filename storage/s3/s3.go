@@ -18,9 +18,10 @@
 // signatures; aws-sdk-go-v2's unsigned streaming upload was refused by
 // versitygw.
 //
-// Memory is bounded whatever the object's size: PutObject holds one part
-// (16 MiB by default) per upload in flight, so the largest object is
-// 10,000 parts (156 GiB at the default part size).
+// Memory is bounded whatever the object's size: an upload holds two parts
+// (32 MiB at the default part size of 16 MiB), filled one after the other
+// and sent in parallel, so that writing goes on while a part is sent. The
+// largest object is 10,000 parts (156 GiB at the default part size).
 //
 // # Checking what was stored
 //
@@ -78,6 +79,12 @@ const (
 	MaxPartSize = 5 << 30
 )
 
+// uploadBuffers is the number of parts an upload holds in memory. Against
+// versitygw on loopback, streaming 256 MiB: one part sent at a time, 226
+// MB/s and 32 MiB peak heap; two buffers sent in parallel, 310 MB/s and 55
+// MiB (with the default part size).
+const uploadBuffers = 2
+
 // cleanupTimeout bounds the requests that remove what a failed write left
 // (an uploaded object, a pending multipart upload), which run even when
 // the caller's context has ended.
@@ -120,7 +127,7 @@ type Options struct {
 
 	// PartSize is the size of an upload's parts, between MinPartSize and
 	// MaxPartSize; zero means DefaultPartSize. Each upload in progress
-	// holds one part in memory.
+	// holds two parts in memory.
 	PartSize int64
 
 	// Transport carries the HTTP requests; nil means a default transport.
@@ -167,7 +174,10 @@ func New(opts Options) (*Target, error) {
 	put := minio.PutObjectOptions{
 		StorageClass: opts.StorageClass,
 		PartSize:     uint64(partSize),
-		NumThreads:   1,
+		// Parts are read one after the other into uploadBuffers buffers
+		// and sent in parallel, so the writer goes on while a part is sent.
+		NumThreads:            uploadBuffers,
+		ConcurrentStreamParts: true,
 	}
 	switch opts.SSE {
 	case "":
@@ -201,6 +211,8 @@ func New(opts Options) (*Target, error) {
 		return nil, fmt.Errorf("s3: client for %s: %w", u.Host, err)
 	}
 	client.SetAppInfo("vectord", "")
+	// Talk to the endpoint configured, not to its dual-stack twin.
+	client.SetS3EnableDualstack(false)
 	return &Target{
 		client:   client,
 		core:     minio.Core{Client: client},
@@ -254,16 +266,19 @@ func (t *Target) Name() string { return "s3" }
 // URI returns "s3://<bucket>/<prefix><key>".
 func (t *Target) URI(key string) string { return "s3://" + t.bucket + "/" + t.prefix + key }
 
-// Check asks the server whether the bucket exists, so that a wrong
-// endpoint, bucket or credentials show at start-up rather than at the
-// first backup.
+// Check lists (at most one object) under the Target's prefix, so that a
+// wrong endpoint, bucket, credentials or permissions show at start-up
+// rather than at the first backup.
 func (t *Target) Check(ctx context.Context) error {
-	ok, err := t.client.BucketExists(ctx, t.bucket)
-	if err != nil {
-		return fmt.Errorf("s3: check bucket %s: %w", t.bucket, describe(err))
+	opts := minio.ListObjectsOptions{Prefix: t.prefix, MaxKeys: 1}
+	for oi := range t.client.ListObjectsIter(ctx, t.bucket, opts) {
+		if oi.Err != nil {
+			return fmt.Errorf("s3: check s3://%s/%s: %w", t.bucket, t.prefix, describe(oi.Err))
+		}
+		break
 	}
-	if !ok {
-		return fmt.Errorf("s3: check bucket %s: no such bucket", t.bucket)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("s3: check s3://%s/%s: %w", t.bucket, t.prefix, err)
 	}
 	return nil
 }
@@ -405,16 +420,18 @@ func describe(err error) error {
 	if !errors.As(err, &er) {
 		return err
 	}
-	switch {
-	case isNotExist(err):
+	switch er.Code {
+	case minio.NoSuchKey, "NotFound":
 		return fmt.Errorf("%w: %w", storage.ErrNotExist, err)
-	case er.Code == "InvalidAccessKeyId" || er.Code == "SignatureDoesNotMatch" ||
-		er.Code == "InvalidToken" || er.Code == "ExpiredToken":
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
+		"XAdminUserNotFound": // versitygw's answer to an unknown access key
 		return fmt.Errorf("credentials refused (check the access key id and secret access key): %s: %w", er.Code, err)
-	case er.Code == "AccessDenied":
-		return fmt.Errorf("access denied (check the credentials' permissions on the bucket): %w", err)
-	case er.Code == "NoSuchBucket":
+	case "AccessDenied":
+		return fmt.Errorf("access denied (check the credentials and their permissions on the bucket): %w", err)
+	case "NoSuchBucket":
 		return fmt.Errorf("no such bucket: %w", err)
+	}
+	switch {
 	case er.Code != "":
 		return fmt.Errorf("%s: %w", er.Code, err)
 	case er.StatusCode != 0:
@@ -423,10 +440,11 @@ func describe(err error) error {
 	return err
 }
 
+// isNotExist reports whether err says that no object is stored under the
+// key (minio-go names a HEAD request's bodiless 404 NoSuchKey).
 func isNotExist(err error) bool {
 	var er minio.ErrorResponse
-	return errors.As(err, &er) && (er.Code == minio.NoSuchKey ||
-		(er.StatusCode == http.StatusNotFound && er.Code != minio.NoSuchBucket && er.Code != "NoSuchUpload"))
+	return errors.As(err, &er) && (er.Code == minio.NoSuchKey || er.Code == "NotFound")
 }
 
 func isNoSuchUpload(err error) bool {

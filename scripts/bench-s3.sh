@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Compares the upload throughput of vectord's S3 target (storage/s3) with
+# rclone's against the same S3 server: both upload the same file (1 GiB of
+# random bytes, like a compressed dump, by default) RUNS times.
+#
+#   scripts/bench-s3.sh [SIZE_MIB]
+#
+# Uses the server named by $VECTORD_S3_* (see scripts/s3server.sh), or
+# starts a throwaway versitygw for the run. Installs rclone (Debian's
+# package) if it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size_mib="${1:-1024}"
+runs="${RUNS:-3}"
+
+if ! command -v rclone >/dev/null; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "installing rclone" >&2
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends rclone >/dev/null
+fi
+
+started=""
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/vectord-bench.XXXXXX")"
+trap 'rm -rf "$tmp"; [ -z "$started" ] || scripts/s3server.sh stop' EXIT
+if [ -z "${VECTORD_S3_ENDPOINT:-}" ]; then
+	eval "$(scripts/s3server.sh start)"
+	started=1
+fi
+
+file="$tmp/object"
+head -c "$((size_mib << 20))" /dev/urandom >"$file"
+bytes=$(stat -c %s "$file")
+
+echo "uploading $size_mib MiB $runs times to $VECTORD_S3_ENDPOINT" >&2
+
+# vectord: the storage/s3 Target, as the exporter uses it.
+out="$(VECTORD_S3_BENCH_FILE="$file" go test -run '^$' -bench '^BenchmarkUpload$' \
+	-benchtime "${runs}x" ./storage/s3/)"
+echo "$out" | grep '^BenchmarkUpload' >&2
+vectord_mbs="$(echo "$out" | awk '/^BenchmarkUpload/ { for (i = 1; i <= NF; i++) if ($i == "MB/s") print $(i-1) }')"
+peak="$(echo "$out" | awk '/^BenchmarkUpload/ { for (i = 1; i <= NF; i++) if ($i == "peak-heap-MiB") print $(i-1) }')"
+
+# rclone: its S3 backend with its defaults (5 MiB chunks, 4 in parallel).
+export RCLONE_CONFIG_BENCH_TYPE=s3
+export RCLONE_CONFIG_BENCH_PROVIDER=Other
+export RCLONE_CONFIG_BENCH_ENDPOINT="$VECTORD_S3_ENDPOINT"
+export RCLONE_CONFIG_BENCH_REGION="${VECTORD_S3_REGION:-us-east-1}"
+export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="$VECTORD_S3_ACCESS_KEY"
+export RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="$VECTORD_S3_SECRET_KEY"
+export RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
+export RCLONE_CONFIG=/dev/null
+dest="bench:$VECTORD_S3_BUCKET/bench-rclone-$$"
+start=$(date +%s.%N)
+for _ in $(seq "$runs"); do
+	# AWS_CA_BUNDLE, if set, makes rclone's AWS SDK refuse its transport.
+	env -u AWS_CA_BUNDLE rclone copyto --s3-no-check-bucket "$file" "$dest/object"
+done
+end=$(date +%s.%N)
+env -u AWS_CA_BUNDLE rclone purge "$dest" >/dev/null 2>&1 || true
+rclone_mbs="$(awk -v b="$bytes" -v n="$runs" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", b * n / (e - s) / 1e6 }')"
+
+ratio="$(awk -v a="$vectord_mbs" -v b="$rclone_mbs" 'BEGIN { printf "%.2f", a / b }')"
+echo "vectord storage/s3: $vectord_mbs MB/s (peak heap +$peak MiB)"
+echo "rclone copyto:      $rclone_mbs MB/s"
+echo "ratio vectord/rclone: $ratio"
