@@ -231,33 +231,35 @@ var errExportGone = &Error{Reason: ReasonURLExpired, Err: errors.New("the export
 // requestExport sends the export request once the gate admits it. The
 // returned release frees the gate's export slot: the caller holds it until
 // the export completes at the API.
-func (j *job) requestExport(ctx context.Context) (release func(), err error) {
+func (j *job) requestExport(ctx context.Context) (func(), error) {
 	j.progress("exporting", 0, -1)
-	release = func() {}
+	release := func() {}
 	if g := j.e.Gate; g != nil {
-		if release, err = g.Export(ctx, j.req.Trigger); err != nil {
+		r, err := g.Export(ctx, j.req.Trigger)
+		if err != nil {
 			return nil, err
 		}
+		release = r
 	}
-	defer func() {
-		if err != nil {
-			release()
-		}
-	}()
+	if err := j.startExport(ctx); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+func (j *job) startExport(ctx context.Context) error {
 	exp, err := j.e.API.StartExport(ctx, j.target)
 	if err != nil {
-		return nil, classifyAPI(ReasonAPI, fmt.Errorf("request export of site %s: %w", j.req.Site, err))
+		return classifyAPI(ReasonAPI, fmt.Errorf("request export of site %s: %w", j.req.Site, err))
 	}
 	if exp.ID == "" {
-		return nil, fail(ReasonAPI, "request export of site %s: the API answered without an export id", j.req.Site)
+		return fail(ReasonAPI, "request export of site %s: the API answered without an export id", j.req.Site)
 	}
 	j.job.ExportID = exp.ID
 	j.job.ExportRequestedAt = j.e.now()
 	j.log.Info("export requested", "export_id", exp.ID)
-	if err := j.persist(ctx, StateExporting); err != nil {
-		return nil, err
-	}
-	return release, nil
+	return j.persist(ctx, StateExporting)
 }
 
 // waitCompleted polls the export until it completes, fails, or outlives the
