@@ -42,6 +42,8 @@ func commands() []command {
 		{"cat", "write the SQL of one backup to stdout", runCat},
 		{"verify", "re-read stored backups and check them", runVerify},
 		{"prune", "apply retention now", runPrune},
+		{"restore", "restore ID --site S: import a stored backup (after a safety snapshot)", runRestore},
+		{"import", "import FILE --site S: import an SQL file (after a safety snapshot)", runImport},
 		{"config", "config check: validate the configuration", runConfig},
 		{"demo", "run the whole job against a simulated Vector API", runDemo},
 		{"version", "print version information", runVersion},
@@ -160,8 +162,9 @@ func (f *flags) configPath() string {
 	return "/etc/vectord/config.yaml"
 }
 
-// isTerminal reports whether w is an interactive terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether a stream (stdin, stdout, stderr) is an
+// interactive terminal.
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

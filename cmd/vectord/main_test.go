@@ -344,3 +344,59 @@ sites:
 		t.Errorf("prune --json = %d %q", code, out)
 	}
 }
+
+func TestRestoreAndImport(t *testing.T) {
+	f := newFixture(t)
+	_, out, _ := f.vectord("backup", "--site", "acme", "--env", "production")
+	id := strings.TrimSpace(out)
+	dev := vectorsim.EnvKey{Site: "1002"}
+
+	code, _, errs := f.vectord("restore", id, "--site", "globex")
+	if code != 2 || !strings.Contains(errs, "--yes") {
+		t.Fatalf("restore without --yes and without a terminal = %d %q, want 2 naming --yes", code, errs)
+	}
+	if n := f.sim.Stats().Imports[dev].Count; n != 0 {
+		t.Fatalf("an unconfirmed restore imported %d times", n)
+	}
+
+	code, out, errs = f.vectord("restore", id, "--site", "globex", "--yes")
+	if code != 0 || !strings.Contains(out, "pre-import snapshot") {
+		t.Fatalf("restore = %d %q %q", code, out, errs)
+	}
+	imp := f.sim.Stats().Imports[dev]
+	sum := sha256.Sum256(f.plain)
+	if imp.Count != 1 || imp.LastSHA256 != hex.EncodeToString(sum[:]) || imp.LastSize != int64(len(f.plain)) {
+		t.Errorf("simulator imported %+v, want the backup's %d bytes", imp, len(f.plain))
+	}
+	var preImport int
+	for _, r := range f.listJSON("--site", "globex") {
+		if r["trigger"] == "pre-import" {
+			preImport++
+		}
+	}
+	if preImport != 1 {
+		t.Errorf("pre-import snapshots of globex = %d, want 1", preImport)
+	}
+
+	sqlFile := filepath.Join(f.dir, "dump.sql")
+	if err := os.WriteFile(sqlFile, f.plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = f.vectord("import", sqlFile, "--site", "globex", "--yes", "--no-snapshot")
+	if code != 0 || strings.Contains(out, "snapshot") {
+		t.Fatalf("import --no-snapshot = %d %q %q", code, out, errs)
+	}
+	if n := f.sim.Stats().Imports[dev].Count; n != 2 {
+		t.Errorf("imports = %d, want 2", n)
+	}
+
+	// A failed snapshot stops the import before it starts.
+	f.sim.SetFaults("1002", vectorsim.Faults{FailExport: "export broke"})
+	code, _, errs = f.vectord("import", sqlFile, "--site", "globex", "--yes")
+	if code != 1 || !strings.Contains(errs, "not started") {
+		t.Errorf("import with a failing snapshot = %d %q, want 1 saying the import was not started", code, errs)
+	}
+	if n := f.sim.Stats().Imports[dev].Count; n != 2 {
+		t.Errorf("imports after a failed snapshot = %d, want still 2", n)
+	}
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/config"
+	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/restore"
+	"github.com/builtfast/vectord/server"
+)
+
+// runRestore: vectord restore ID --site S [--env E] [--yes] [--no-snapshot]
+func runRestore(ctx context.Context, m *Main, args []string) error {
+	return runImportCommand(ctx, m, "restore", args)
+}
+
+// runImport: vectord import FILE --site S [--env E] [--yes] [--no-snapshot]
+func runImport(ctx context.Context, m *Main, args []string) error {
+	return runImportCommand(ctx, m, "import", args)
+}
+
+func runImportCommand(ctx context.Context, m *Main, name string, args []string) error {
+	f := m.flags(name)
+	site := f.String("site", "", "configured site name to import into (required)")
+	env := f.String("env", "", "environment (default: the site's only one, else development)")
+	yes := f.Bool("yes", false, "do not ask for confirmation")
+	noSnapshot := f.Bool("no-snapshot", false, "skip the pre-import safety snapshot")
+	reason := f.String("reason", "", "recorded with the pre-import snapshot")
+	verbose := f.Bool("v", false, "log each step to stderr")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	what := "backup id"
+	if name == "import" {
+		what = "SQL file"
+	}
+	if len(pos) != 1 {
+		return usageErrorf("%s takes exactly one %s", name, what)
+	}
+	if *site == "" {
+		return usageErrorf("%s: --site is required", name)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := newLogger(m.Stderr, level)
+	a, err := openApp(ctx, f.configPath(), true, log)
+	if errors.Is(err, catalog.ErrLocked) {
+		// A daemon owns the catalog: read records and take the snapshot
+		// through it.
+		a, err = openApp(ctx, f.configPath(), false, log)
+	}
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	e, err := a.cfg.Environment(*site, *env)
+	if err != nil {
+		return &usageError{err: err}
+	}
+	t := restore.Target{Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID}
+
+	var src restore.Source
+	if name == "restore" {
+		rec, err := a.record(ctx, pos[0])
+		if errors.Is(err, catalog.ErrNotFound) {
+			return fmt.Errorf("no backup with id %s (see vectord list)", pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		src = restore.Source{
+			Name: fmt.Sprintf("%s_%s_%s.sql", rec.Site, rec.Environment, rec.ID), Size: rec.SizeBytes, SHA256: rec.SHA256,
+			Open: func(ctx context.Context) (io.ReadCloser, error) { return a.open(ctx, rec) },
+		}
+	} else {
+		if src, err = fileSource(pos[0]); err != nil {
+			return err
+		}
+	}
+
+	if err := restore.Confirm(m.Stdin, m.Stderr, isTerminal(m.Stdin) && isTerminal(m.Stderr), *yes, t); err != nil {
+		if errors.Is(err, restore.ErrNotConfirmed) && !isTerminal(m.Stdin) {
+			return &usageError{err: err}
+		}
+		return err
+	}
+	client, err := a.client(nil)
+	if err != nil {
+		return err
+	}
+	im := &restore.Importer{
+		API:             client,
+		Snapshot:        a.snapshotter(client, e),
+		PollInterval:    a.cfg.API.PollInterval,
+		PollMaxInterval: a.cfg.API.PollMaxInterval,
+		Logger:          log,
+	}
+	if isTerminal(m.Stderr) {
+		bar := &progressBar{w: m.Stderr, start: time.Now()}
+		im.Progress = func(p restore.Progress) {
+			bar.update(exporter.Progress{Phase: p.Phase, Bytes: p.Bytes, Total: p.Total})
+		}
+		defer bar.done()
+	}
+	res, err := im.Import(ctx, t, src, restore.Options{NoSnapshot: *noSnapshot, Reason: *reason})
+	if err != nil {
+		if errors.Is(err, restore.ErrSnapshot) {
+			return fmt.Errorf("%w (the import was not started; --no-snapshot skips the snapshot)", err)
+		}
+		return err
+	}
+	if res.SnapshotID != "" {
+		fmt.Fprintf(m.Stdout, "pre-import snapshot %s\n", res.SnapshotID)
+	}
+	fmt.Fprintf(m.Stdout, "imported %d bytes into %s (import %s) in %s\n", res.Bytes, t, res.ImportID, res.Duration.Round(time.Millisecond))
+	return nil
+}
+
+// fileSource is an SQL file on disk.
+func fileSource(path string) (restore.Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return restore.Source{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return restore.Source{}, fmt.Errorf("%s is not a regular file", path)
+	}
+	return restore.Source{
+		Name: filepath.Base(path), Size: st.Size(),
+		Open: func(ctx context.Context) (io.ReadCloser, error) { return os.Open(path) },
+	}, nil
+}
+
+// snapshotter takes pre-import snapshots: with the exporter when this
+// process owns the catalog, else through the daemon that does.
+func (a *app) snapshotter(client exporter.API, e config.Environment) restore.Snapshotter {
+	if a.cat == nil {
+		return daemonSnapshotter{a.remote}
+	}
+	return localSnapshotter{ex: a.exporter(client, nil, nil), env: e, app: a}
+}
+
+type localSnapshotter struct {
+	ex  *exporter.Exporter
+	env config.Environment
+	app *app
+}
+
+func (s localSnapshotter) Snapshot(ctx context.Context, site, env, reason string) (string, error) {
+	rec, err := s.ex.Run(ctx, exporter.Request{
+		Site: s.env.Site, Environment: s.env.Name, SiteID: s.env.SiteID, EnvironmentID: s.env.EnvironmentID,
+		Trigger: catalog.TriggerPreImport, Reason: reason, ExportTimeout: s.env.ExportTimeout,
+	})
+	if err != nil {
+		return "", err
+	}
+	s.app.applyRetention(ctx, s.env, nil)
+	return rec.ID, nil
+}
+
+type daemonSnapshotter struct{ c *server.Client }
+
+func (s daemonSnapshotter) Snapshot(ctx context.Context, site, env, reason string) (string, error) {
+	id, err := s.c.StartBackup(ctx, site, env, catalog.TriggerPreImport, reason)
+	if err != nil {
+		return "", err
+	}
+	st, err := waitJob(ctx, s.c, id, nil)
+	if err != nil {
+		return "", err
+	}
+	if st.State != exporter.StateSucceeded {
+		return "", errors.New(st.Error)
+	}
+	return st.BackupID, nil
+}
