@@ -39,5 +39,23 @@ func runConfig(ctx context.Context, m *Main, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Site, e.Name, e.Schedule, e.Location, next)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	budget := cfg.API.DBOperationsPerHour
+	pressure := scheduler.BudgetReport(schedEnvs(cfg), budget, now)
+	if len(pressure) == 0 {
+		fmt.Fprintf(m.Stdout, "\nbudget: the schedules fit in %d database operations an hour\n", budget)
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "\nwarning: the schedules ask for more exports than db_operations_per_hour (%d) serves; they queue:\n", budget)
+	for _, p := range pressure {
+		line := fmt.Sprintf("  %s–%s UTC: %d exports due, the last one starts at %s",
+			p.Start.UTC().Format("2006-01-02 15:04"), p.End.UTC().Format("15:04"), p.Due, p.LastStart.UTC().Format("2006-01-02 15:04"))
+		if p.Skipped > 0 {
+			line += fmt.Sprintf(" (%d runs skipped: their previous run still waits)", p.Skipped)
+		}
+		fmt.Fprintln(m.Stdout, line)
+	}
+	return nil
 }

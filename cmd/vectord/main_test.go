@@ -400,3 +400,23 @@ func TestRestoreAndImport(t *testing.T) {
 		t.Errorf("imports after a failed snapshot = %d, want still 2", n)
 	}
 }
+
+func TestConfigCheckWarnsOfBudgetPressure(t *testing.T) {
+	f := newFixture(t)
+	var sites strings.Builder
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&sites, "  - {name: s%d, id: \"%d\"}\n", i, i)
+	}
+	f.writeConfig("api:\n  token: x\ndefaults:\n  schedule: \"0 2 * * *\"\n  jitter: 0s\nsites:\n" + sites.String())
+	code, out, errs := f.vectord("config", "check")
+	if code != 0 {
+		t.Fatalf("config check = %d %s", code, errs)
+	}
+	if !strings.Contains(out, "12 exports due") || !strings.Contains(out, "03:01") {
+		t.Errorf("config check does not warn that 12 nightly exports exceed 10 an hour, last at 03:01:\n%s", out)
+	}
+	f.writeConfig("api:\n  token: x\ndefaults:\n  schedule: \"0 2 * * *\"\nsites:\n  - {name: one, id: \"1\"}\n")
+	if _, out, _ := f.vectord("config", "check"); !strings.Contains(out, "fit in 10") {
+		t.Errorf("config check of one site:\n%s", out)
+	}
+}
