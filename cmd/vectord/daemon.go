@@ -61,6 +61,10 @@ type daemon struct {
 
 	mu  sync.RWMutex
 	cfg *config.Config // replaced on reload
+
+	// onOutcome, when set, hears every job's outcome (vectord demo prints
+	// them).
+	onOutcome func(j scheduler.Job, rec catalog.Record, err error)
 }
 
 func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.Logger) (*daemon, error) {
@@ -206,6 +210,9 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 		ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt,
 		OnState: func(cj catalog.Job) { setState(cj.State) },
 	})
+	if d.onOutcome != nil {
+		d.onOutcome(j, rec, err)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			d.met.JobFailed(e.Site, e.Name, j.Trigger, exporter.Reason(err), time.Now())

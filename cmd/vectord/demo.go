@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/config"
-	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/scheduler"
 	"github.com/builtfast/vectord/vectorsim"
 )
 
@@ -24,8 +27,9 @@ const demoToken = "demo-token-not-a-secret"
 func runDemo(ctx context.Context, m *Main, args []string) error {
 	f := m.flags("demo")
 	keep := f.Bool("keep", false, "keep the temporary directory instead of removing it")
-	size := f.Int64("dump-size", 8<<20, "size of each simulated SQL dump in bytes")
+	size := f.Int64("dump-size", 4<<20, "size of each simulated SQL dump in bytes")
 	verbose := f.Bool("v", false, "log each step to stderr")
+	duration := f.Duration("duration", 7*time.Second, "how long the daemon runs")
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
@@ -36,7 +40,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	if !*keep {
 		defer os.RemoveAll(dir)
 	}
-	level := slog.LevelWarn
+	level := slog.LevelError
 	if *verbose {
 		level = slog.LevelInfo
 	}
@@ -55,34 +59,48 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	baseURL := "http://" + ln.Addr().String() + "/api/v1/vector"
 	fmt.Fprintf(m.Stdout, "simulated Vector API at %s\nworking directory %s\n\n", baseURL, dir)
 
-	cfg, err := config.Parse([]byte(demoConfig(baseURL, dir)), filepath.Join(dir, "config.yaml"), func(string) (string, bool) { return "", false })
+	cfg, err := config.Parse([]byte(demoConfig(baseURL, dir, freeLoopback())), filepath.Join(dir, "config.yaml"), func(string) (string, bool) { return "", false })
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	a, err := openAppConfig(ctx, cfg, true, log)
+	fmt.Fprintf(m.Stdout, "running the daemon for %s: %d environments on @every schedules, keep_last 2\n\n", *duration, len(cfg.Environments()))
+	d, err := newDaemon(ctx, filepath.Join(dir, "config.yaml"), cfg, log)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	d.onOutcome = func(j scheduler.Job, rec catalog.Record, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			fmt.Fprintf(m.Stdout, "%s  %-7s %-12s %-8s failed: %v\n", time.Now().Format("15:04:05"), j.Site, j.Environment, j.Trigger, err)
+			return
+		}
+		fmt.Fprintf(m.Stdout, "%s  %-7s %-12s %-8s backup %s  export %s  %s SQL → %s zstd\n", time.Now().Format("15:04:05"),
+			j.Site, j.Environment, j.Trigger, rec.ID, rec.ExportID, humanBytes(rec.SizeBytes), humanBytes(rec.StoredBytes))
+	}
+	runCtx, cancel := context.WithTimeout(ctx, *duration)
+	defer cancel()
+	metricsURL := "http://" + cfg.Server.Listen + "/metrics"
+	scraped := make(chan string, 1)
+	go func() {
+		// Scrape the daemon's own /metrics just before it stops.
+		select {
+		case <-ctx.Done():
+		case <-time.After(*duration - 500*time.Millisecond):
+		}
+		scraped <- scrape(metricsURL)
+	}()
+	if err := d.run(runCtx); err != nil {
+		return err
+	}
+
+	a, err := openAppConfig(ctx, cfg, false, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	client, err := a.client(nil)
-	if err != nil {
-		return err
-	}
-	ex := a.exporter(client, nil, nil)
-	for _, e := range cfg.Environments() {
-		start := time.Now()
-		rec, err := ex.Run(ctx, exporter.Request{
-			Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
-			Trigger: catalog.TriggerSchedule, ExportTimeout: e.ExportTimeout,
-		})
-		if err != nil {
-			return fmt.Errorf("backup %s/%s: %w", e.Site, e.Name, err)
-		}
-		fmt.Fprintf(m.Stdout, "backed up %-7s %-12s export %s  %s of SQL → %s zstd in %s\n", e.Site, e.Name, rec.ExportID,
-			humanBytes(rec.SizeBytes), humanBytes(rec.StoredBytes), time.Since(start).Round(time.Millisecond))
-	}
-	fmt.Fprintln(m.Stdout)
-	recs, err := a.cat.List(ctx, catalog.Filter{})
+	recs, err := a.records(ctx, catalog.Filter{})
 	if err != nil {
 		return err
 	}
@@ -95,26 +113,66 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	if failed != nil {
 		return failed
 	}
-	fmt.Fprintf(m.Stdout, "catalog (%s), every backup verified:\n", filepath.Join(dir, "catalog.db"))
-	a.Close()
-	return runList(ctx, &Main{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: func(string) string { return "" }},
-		[]string{"--config", writeDemoConfig(dir, baseURL)})
+	fmt.Fprintf(m.Stdout, "\nretention kept the 2 newest backups of each environment; catalog %s, every backup verified:\n",
+		filepath.Join(dir, "state", "catalog.db"))
+	if err := runList(ctx, &Main{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: func(string) string { return "" }},
+		[]string{"--config", writeDemoConfig(dir, baseURL, cfg.Server.Listen)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "\nfrom %s:\n", metricsURL)
+	for _, line := range strings.Split(<-scraped, "\n") {
+		if (strings.HasPrefix(line, "vectord_backup_runs_total") || strings.HasPrefix(line, "vectord_backups_stored") ||
+			strings.HasPrefix(line, "vectord_retention_deleted_total")) && !strings.HasSuffix(line, " 0") {
+			fmt.Fprintln(m.Stdout, "  "+line)
+		}
+	}
+	return nil
 }
 
-func demoConfig(baseURL, dir string) string {
+// scrape fetches a metrics page; an error is shown in its place.
+func scrape(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// freeLoopback picks a free loopback port for the demo daemon's HTTP server.
+func freeLoopback() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:9469"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func demoConfig(baseURL, dir, listen string) string {
 	return fmt.Sprintf(`api:
   base_url: %s
   token: %s
   poll_interval: 100ms
   poll_max_interval: 500ms
+  requests_per_minute: 1200     # the simulator's limits are generous
+  db_operations_per_hour: 600
 state_dir: %s
 storage:
   compression: zstd
   local:
     path: %s
+server:
+  listen: %s
+shutdown_timeout: 10s
 defaults:
-  schedule: "@every 10s"
+  schedule: "@every 2s"
   jitter: 0s
+  retention: {keep_last: 2, keep_daily: 0, keep_weekly: 0, keep_monthly: 0}
 sites:
   - name: acme
     id: "1001"
@@ -124,13 +182,13 @@ sites:
         id: "2001"
   - name: globex
     id: "1002"
-`, baseURL, demoToken, dir, filepath.Join(dir, "backups"))
+`, baseURL, demoToken, filepath.Join(dir, "state"), filepath.Join(dir, "backups"), listen)
 }
 
 // writeDemoConfig saves the demo's configuration so the printed commands
 // (and the listing) read the same catalog a user could inspect with --keep.
-func writeDemoConfig(dir, baseURL string) string {
+func writeDemoConfig(dir, baseURL, listen string) string {
 	p := filepath.Join(dir, "config.yaml")
-	_ = os.WriteFile(p, []byte(demoConfig(baseURL, dir)), 0o600)
+	_ = os.WriteFile(p, []byte(demoConfig(baseURL, dir, listen)), 0o600)
 	return p
 }
