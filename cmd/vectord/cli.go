@@ -45,6 +45,7 @@ func commands() []command {
 		{"restore", "restore ID --site S: import a stored backup (after a safety snapshot)", runRestore},
 		{"import", "import FILE --site S: import an SQL file (after a safety snapshot)", runImport},
 		{"config", "config check: validate the configuration", runConfig},
+		{"catalog", "catalog rebuild: rebuild the catalog from the stored manifests", runCatalog},
 		{"demo", "run the whole job against a simulated Vector API", runDemo},
 		{"version", "print version information", runVersion},
 	}

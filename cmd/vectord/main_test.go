@@ -435,3 +435,44 @@ func TestConfigCheckWarnsOfBudgetPressure(t *testing.T) {
 		t.Errorf("config check of one site:\n%s", out)
 	}
 }
+
+func TestCatalogRebuild(t *testing.T) {
+	f := newFixture(t)
+	for _, site := range []string{"globex", "globex"} {
+		if code, _, errs := f.vectord("backup", "--site", site); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	if code, _, errs := f.vectord("backup", "--site", "acme", "--env", "staging"); code != 0 {
+		t.Fatal(errs)
+	}
+	_, before, _ := f.vectord("list", "--json")
+	db := filepath.Join(f.dir, "state", "catalog.db")
+
+	// A lost catalog.
+	if err := os.Remove(db); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := f.vectord("catalog", "rebuild")
+	if code != 0 || !strings.Contains(out, "3 added") {
+		t.Fatalf("catalog rebuild = %d %q %q", code, out, errs)
+	}
+	if _, after, _ := f.vectord("list", "--json"); after != before {
+		t.Errorf("list --json after rebuild differs:\nbefore %s\nafter  %s", before, after)
+	}
+	// Idempotent.
+	if code, out, _ := f.vectord("catalog", "rebuild"); code != 0 || !strings.Contains(out, "0 added, 3 already present") {
+		t.Errorf("second rebuild = %d %q", code, out)
+	}
+	// A corrupt catalog is moved aside and rebuilt.
+	if err := os.WriteFile(db, []byte("not a bbolt file at all, just damage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = f.vectord("catalog", "rebuild")
+	if code != 0 || !strings.Contains(out, "moved it to") || !strings.Contains(out, "3 added") {
+		t.Fatalf("rebuild of a corrupt catalog = %d %q %q", code, out, errs)
+	}
+	if _, after, _ := f.vectord("list", "--json"); after != before {
+		t.Errorf("list --json after rebuilding a corrupt catalog differs")
+	}
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/codec"
+	"github.com/builtfast/vectord/storage"
+)
+
+// runCatalog: vectord catalog rebuild — the catalog reconstructed from the
+// manifests stored beside every backup.
+func runCatalog(ctx context.Context, m *Main, args []string) error {
+	f := m.flags("catalog")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || pos[0] != "rebuild" {
+		return usageErrorf("usage: vectord catalog rebuild [--config PATH]")
+	}
+	cfg, err := loadConfig(f.configPath())
+	if err != nil {
+		return err
+	}
+	log := newLogger(m.Stderr, slog.LevelWarn)
+	dbPath := filepath.Join(cfg.StateDir, "catalog.db")
+	a, err := openAppConfig(ctx, cfg, true, log)
+	if err != nil && !errors.Is(err, catalog.ErrLocked) && fileExists(dbPath) {
+		// The catalog cannot be opened: keep it aside for inspection and
+		// rebuild a fresh one.
+		aside := fmt.Sprintf("%s.unreadable-%s", dbPath, time.Now().UTC().Format("20060102T150405Z"))
+		if rerr := os.Rename(dbPath, aside); rerr != nil {
+			return fmt.Errorf("%w; moving it aside failed too: %v", err, rerr)
+		}
+		fmt.Fprintf(m.Stdout, "catalog %s could not be opened (%v); moved it to %s\n", dbPath, err, aside)
+		a, err = openAppConfig(ctx, cfg, true, log)
+	}
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	added, present, skipped, err := a.rebuild(ctx, m.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "catalog rebuilt from manifests: %d added, %d already present, %d skipped\n", added, present, skipped)
+	if skipped > 0 {
+		return silentError{fmt.Errorf("%d manifests skipped", skipped)}
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// rebuild adds to the catalog every backup whose manifest and file are in
+// storage. A backup stored on several targets gets every location.
+func (a *app) rebuild(ctx context.Context, warn io.Writer) (added, present, skipped int, err error) {
+	found := map[string]catalog.Record{}
+	var order []string
+	for _, t := range a.targets {
+		objs, err := t.List(ctx, "")
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("%s: list: %w", t.Name(), err)
+		}
+		for _, o := range objs {
+			if !strings.HasSuffix(o.Key, ".json") {
+				continue
+			}
+			rec, err := readManifest(ctx, t, o.Key)
+			if err != nil {
+				fmt.Fprintf(warn, "skipping %s %s: %v\n", t.Name(), o.Key, err)
+				skipped++
+				continue
+			}
+			if prev, ok := found[rec.ID]; ok {
+				for _, l := range rec.Locations {
+					if !slices.Contains(prev.Locations, l) {
+						prev.Locations = append(prev.Locations, l)
+					}
+				}
+				found[rec.ID] = prev
+				continue
+			}
+			found[rec.ID] = rec
+			order = append(order, rec.ID)
+		}
+	}
+	for _, id := range order {
+		switch err := a.cat.Add(ctx, found[id]); {
+		case err == nil:
+			added++
+		case errors.Is(err, catalog.ErrExists):
+			present++
+		default:
+			fmt.Fprintf(warn, "skipping backup %s: %v\n", id, err)
+			skipped++
+		}
+	}
+	return added, present, skipped, nil
+}
+
+// readManifest reads a manifest and checks that it describes the complete
+// backup stored beside it.
+func readManifest(ctx context.Context, t storage.Target, key string) (catalog.Record, error) {
+	rc, err := t.Open(ctx, key)
+	if err != nil {
+		return catalog.Record{}, err
+	}
+	defer rc.Close()
+	var rec catalog.Record
+	dec := json.NewDecoder(io.LimitReader(rc, 1<<20))
+	if err := dec.Decode(&rec); err != nil {
+		return catalog.Record{}, fmt.Errorf("decode manifest: %w", err)
+	}
+	if err := rec.Validate(); err != nil {
+		return catalog.Record{}, err
+	}
+	c, err := codec.Parse(rec.Compression)
+	if err != nil {
+		return catalog.Record{}, err
+	}
+	backupKey := storage.BackupKey(rec.Site, rec.Environment, rec.StartedAt, rec.ExportID, c.Ext())
+	if storage.ManifestKey(backupKey) != key {
+		return catalog.Record{}, fmt.Errorf("manifest does not match its backup's name %s", backupKey)
+	}
+	info, err := t.Stat(ctx, backupKey)
+	if err != nil {
+		return catalog.Record{}, fmt.Errorf("backup file: %w", err)
+	}
+	if info.Size != rec.StoredBytes {
+		return catalog.Record{}, fmt.Errorf("backup file has %d bytes, the manifest records %d", info.Size, rec.StoredBytes)
+	}
+	// Locations are those of this target; other targets add theirs.
+	rec.Locations = []catalog.Location{{Target: t.Name(), URI: t.URI(backupKey)}}
+	return rec, nil
+}
