@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"runtime"
@@ -777,6 +778,136 @@ func TestNewRefusesBadOptions(t *testing.T) {
 			t.Errorf("New() with prefix %q = %v", prefix, err)
 		}
 	}
+}
+
+// TestServerErrors checks, against canned answers, how the server's errors
+// come out: a missing object matches storage.ErrNotExist, and nothing else
+// does.
+func TestServerErrors(t *testing.T) {
+	xmlError := func(status int, code string) func(w http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(status)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code+`</Code><Message>message for `+code+`</Message></Error>`)
+		}
+	}
+	tests := []struct {
+		name     string
+		answer   func(w http.ResponseWriter)
+		op       func(ctx context.Context, tg *s3.Target) error
+		notExist bool
+		want     string // in the error; "" for no error
+	}{
+		{"open missing", xmlError(404, "NoSuchKey"), open, true, "object does not exist"},
+		{"stat missing", func(w http.ResponseWriter) { w.WriteHeader(404) }, stat, true, "object does not exist"},
+		{"delete missing", xmlError(404, "NoSuchKey"), remove, false, ""},
+		{"open, bad key id", xmlError(403, "InvalidAccessKeyId"), open, false, "credentials refused"},
+		{"open, bad signature", xmlError(403, "SignatureDoesNotMatch"), open, false, "credentials refused"},
+		{"stat, forbidden", func(w http.ResponseWriter) { w.WriteHeader(403) }, stat, false, "access denied"},
+		{"delete, forbidden", xmlError(403, "AccessDenied"), remove, false, "access denied"},
+		{"open, no bucket", xmlError(404, "NoSuchBucket"), open, false, "no such bucket"},
+		{"list, no bucket", xmlError(404, "NoSuchBucket"), list, false, "no such bucket"},
+		{"list, proxy error", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(502)
+			io.WriteString(w, "<html>bad gateway</html>")
+		}, list, false, "502"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tt.answer(w) }))
+			defer srv.Close()
+			tg, err := s3.New(s3.Options{
+				Endpoint: srv.URL, Region: "us-east-1", Bucket: "acme-backups", Prefix: "vectord/",
+				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "very-secret-key", ForcePathStyle: true,
+			})
+			if err != nil {
+				t.Fatalf("New() = %v", err)
+			}
+			err = tt.op(t.Context(), tg)
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("error = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), "s3: ") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want one starting %q mentioning %q", err, "s3: ", tt.want)
+			}
+			if errors.Is(err, storage.ErrNotExist) != tt.notExist {
+				t.Errorf("errors.Is(%v, storage.ErrNotExist) = %v, want %v", err, !tt.notExist, tt.notExist)
+			}
+			if err != nil && strings.Contains(err.Error(), "very-secret-key") {
+				t.Errorf("error %q contains the secret key", err)
+			}
+		})
+	}
+}
+
+func open(ctx context.Context, tg *s3.Target) error {
+	r, err := tg.Open(ctx, "acme/production/a.sql")
+	if err == nil {
+		r.Close()
+	}
+	return err
+}
+
+func stat(ctx context.Context, tg *s3.Target) error {
+	_, err := tg.Stat(ctx, "acme/production/a.sql")
+	return err
+}
+
+func remove(ctx context.Context, tg *s3.Target) error {
+	return tg.Delete(ctx, "acme/production/a.sql")
+}
+
+func list(ctx context.Context, tg *s3.Target) error {
+	_, err := tg.List(ctx, "acme/")
+	return err
+}
+
+// FuzzNew checks that New accepts only endpoints and prefixes it can use,
+// that the prefix comes out as a directory, and that no error repeats the
+// secret key or a password in the endpoint.
+func FuzzNew(f *testing.F) {
+	for _, seed := range []struct{ endpoint, prefix string }{
+		{"https://s3.us-east-1.amazonaws.com", "vectord/"},
+		{"http://127.0.0.1:9000", ""},
+		{"http://[::1]:9000/", "a/b"},
+		{"https://user:hunter2@s3.example.com", "x"},
+		{"https://s3.example.com/path?q=1#f", "../x"},
+		{"s3.example.com", "/abs"},
+		{"https://", "a//b"},
+		{"http://h:99999", "a/./b"},
+		{"https://%zz", "x.partial"},
+	} {
+		f.Add(seed.endpoint, seed.prefix)
+	}
+	f.Fuzz(func(t *testing.T, endpoint, prefix string) {
+		tg, err := s3.New(s3.Options{
+			Endpoint: endpoint, Bucket: "bucket", Prefix: prefix,
+			AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "hunter2-secret",
+		})
+		if err != nil {
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "s3: ") || strings.Contains(msg, "hunter2") {
+				t.Errorf("New(%q, %q) = %q: want an error starting %q without secrets", endpoint, prefix, msg, "s3: ")
+			}
+			return
+		}
+		u, err := url.Parse(endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			t.Errorf("New() accepted endpoint %q", endpoint)
+		}
+		uri := tg.URI("acme/production/a.sql")
+		rest, ok := strings.CutPrefix(uri, "s3://bucket/")
+		if !ok || !strings.HasSuffix(rest, "acme/production/a.sql") {
+			t.Fatalf("URI() = %q, want s3://bucket/<prefix>acme/production/a.sql", uri)
+		}
+		if p := strings.TrimSuffix(rest, "acme/production/a.sql"); p != "" && (!strings.HasSuffix(p, "/") || storage.ValidatePrefix(p) != nil) {
+			t.Errorf("New() with prefix %q stores under %q, want a valid directory prefix", prefix, p)
+		}
+	})
 }
 
 // put stores data under key through tg.
