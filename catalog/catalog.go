@@ -491,20 +491,23 @@ func (db *DB) MarkDeleting(ctx context.Context, id string) error {
 		return fmt.Errorf("mark backup %s deleting: %w", id, err)
 	}
 	id = strings.ToLower(id)
-	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		if _, err := locate(tx, id); err != nil {
-			return err
-		}
-		del, err := bucket(tx, bucketDeleting)
-		if err != nil {
-			return err
-		}
-		return del.Put([]byte(id), []byte{})
-	})
-	if err != nil {
+	if err := db.bolt.Update(func(tx *bbolt.Tx) error { return markDeleting(tx, id) }); err != nil {
 		return fmt.Errorf("mark backup %s deleting: %w", id, err)
 	}
 	return nil
+}
+
+// markDeleting marks the backup with the lowercase id: ErrNotFound when
+// there is none.
+func markDeleting(tx *bbolt.Tx, id string) error {
+	if _, err := locate(tx, id); err != nil {
+		return err
+	}
+	del, err := bucket(tx, bucketDeleting)
+	if err != nil {
+		return err
+	}
+	return del.Put([]byte(id), []byte{})
 }
 
 // Deleting returns the backups marked deleting, oldest first (by
@@ -550,18 +553,9 @@ func (db *DB) Remove(ctx context.Context, id string) error {
 	}
 	id = strings.ToLower(id)
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		loc, err := locate(tx, id)
+		loc, err := removeRecord(tx, id)
 		if err != nil {
 			return err
-		}
-		if err := loc.bucket.Delete(loc.key); err != nil {
-			return fmt.Errorf("delete record: %w", err)
-		}
-		if err := tx.Bucket(bucketIDs).Delete([]byte(id)); err != nil {
-			return fmt.Errorf("delete index: %w", err)
-		}
-		if err := tx.Bucket(bucketDeleting).Delete([]byte(id)); err != nil {
-			return fmt.Errorf("delete mark: %w", err)
 		}
 		return pruneEmpty(tx, loc.site, loc.env)
 	})
@@ -569,6 +563,26 @@ func (db *DB) Remove(ctx context.Context, id string) error {
 		return fmt.Errorf("remove backup %s: %w", id, err)
 	}
 	return nil
+}
+
+// removeRecord deletes the record with the lowercase id, its index entry
+// and its mark, and returns where it was; ErrNotFound when there is none.
+// The caller prunes the environment's bucket if it is left empty.
+func removeRecord(tx *bbolt.Tx, id string) (located, error) {
+	loc, err := locate(tx, id)
+	if err != nil {
+		return located{}, err
+	}
+	if err := loc.bucket.Delete(loc.key); err != nil {
+		return located{}, fmt.Errorf("delete record: %w", err)
+	}
+	if err := tx.Bucket(bucketIDs).Delete([]byte(id)); err != nil {
+		return located{}, fmt.Errorf("delete index: %w", err)
+	}
+	if err := tx.Bucket(bucketDeleting).Delete([]byte(id)); err != nil {
+		return located{}, fmt.Errorf("delete mark: %w", err)
+	}
+	return loc, nil
 }
 
 // pruneEmpty deletes an environment bucket left empty, then its site

@@ -112,10 +112,11 @@ type Options struct {
 	// daemon does not spend budget its predecessor already spent.
 	RecentOperations []time.Time
 
-	Observer  Observer               // nil observes nothing
-	Logger    *slog.Logger           // nil discards
-	NewID     func(time.Time) string // job ids; default catalog.NewID
-	Heartbeat func()                 // optional: called from Run at least every HeartbeatInterval
+	Observer       Observer               // nil observes nothing
+	Logger         *slog.Logger           // nil discards
+	NewID          func(time.Time) string // job ids; default catalog.NewID
+	Heartbeat      func()                 // optional: called from Run at least every HeartbeatEvery
+	HeartbeatEvery time.Duration          // gap between heartbeats; 0 or more than HeartbeatInterval means HeartbeatInterval
 }
 
 // Priorities, most urgent first.
@@ -182,6 +183,7 @@ type Scheduler struct {
 	log         *slog.Logger
 	newID       func(time.Time) string
 	heartbeat   func()
+	beatEvery   time.Duration
 	maxExports  int
 	maxDown     int
 
@@ -230,6 +232,10 @@ func New(o Options) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new scheduler: %w", err)
 	}
+	beatEvery := HeartbeatInterval
+	if o.HeartbeatEvery > 0 && o.HeartbeatEvery < beatEvery {
+		beatEvery = o.HeartbeatEvery
+	}
 	s := &Scheduler{
 		runner:      o.Runner,
 		lastSuccess: o.LastSuccess,
@@ -237,6 +243,7 @@ func New(o Options) (*Scheduler, error) {
 		log:         o.Logger,
 		newID:       o.NewID,
 		heartbeat:   o.Heartbeat,
+		beatEvery:   beatEvery,
 		maxExports:  o.Exports,
 		maxDown:     o.Downloads,
 		kick:        make(chan struct{}, 1),
@@ -323,7 +330,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	var beat <-chan time.Time
 	if s.heartbeat != nil {
-		t := time.NewTicker(HeartbeatInterval)
+		t := time.NewTicker(s.beatEvery)
 		defer t.Stop()
 		beat = t.C
 		s.heartbeat()

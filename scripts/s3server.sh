@@ -28,9 +28,10 @@ build() {
 	fi
 	log "building versitygw $VERSITYGW_VERSION into .cache/bin (once)"
 	mkdir -p "$repo/.cache/bin"
-	# Outside the repository, so that vectord's go.mod plays no part.
-	(cd / && GOBIN="$repo/.cache/bin" GOFLAGS=-mod=mod go install \
-		"github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION")
+	# With an @version, go install builds the module on its own: vectord's
+	# go.mod plays no part.
+	GOBIN="$repo/.cache/bin" go install \
+		"github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" >&2
 	echo "$VERSITYGW_VERSION" >"$stamp"
 }
 
@@ -56,8 +57,8 @@ start() {
 	region=us-east-1
 	bucket=vectord-test
 
-	local port pid="" attempt
-	for attempt in 1 2 3 4 5 6 7 8; do
+	local port pid=""
+	for _ in 1 2 3 4 5 6 7 8; do
 		port=$((20000 + RANDOM % 40000))
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			continue # taken
@@ -70,8 +71,7 @@ start() {
 			posix "$dir/data" </dev/null >"$dir/versitygw.log" 2>&1 &
 		pid=$!
 		# Wait until it answers (or dies, e.g. because the port was taken).
-		local i
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			if ! kill -0 "$pid" 2>/dev/null; then
 				pid=""
 				break

@@ -91,7 +91,10 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		a.Close()
 		return nil, err
 	}
+	beat, beatEvery := watchdog(log)
 	d.sched, err = scheduler.New(scheduler.Options{
+		Heartbeat:        beat,
+		HeartbeatEvery:   beatEvery,
 		Envs:             schedEnvs(cfg),
 		RecentOperations: recent,
 		DBOpsPerHour:     cfg.API.DBOperationsPerHour,
@@ -102,7 +105,6 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		Observer:         d.met,
 		Logger:           log,
 		NewID:            catalog.NewID,
-		Heartbeat:        watchdog(log),
 	})
 	if err != nil {
 		a.Close()
@@ -368,21 +370,16 @@ func notify(log *slog.Logger, f func() (bool, error)) {
 	}
 }
 
-// watchdog returns the scheduler loop's heartbeat: a systemd watchdog ping
-// every half WatchdogSec, so a hung scheduler gets the service restarted.
-// Without a watchdog it does nothing.
-func watchdog(log *slog.Logger) func() {
+// watchdog returns the scheduler loop's heartbeat, a systemd watchdog ping,
+// and how often to call it: three times per WatchdogSec, so a hung
+// scheduler gets the service restarted while a busy one never misses.
+// Without a watchdog it returns nil.
+func watchdog(log *slog.Logger) (func(), time.Duration) {
 	interval, ok := sdnotify.WatchdogInterval()
 	if !ok {
-		return nil
+		return nil, 0
 	}
-	var last time.Time
-	return func() {
-		if now := time.Now(); now.Sub(last) >= interval/2 {
-			last = now
-			notify(log, sdnotify.Watchdog)
-		}
-	}
+	return func() { notify(log, sdnotify.Watchdog) }, interval / 3
 }
 
 // recentExports are the export requests of the last budget window, from the

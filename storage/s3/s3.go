@@ -25,23 +25,29 @@
 //
 // # Checking what was stored
 //
-// Commit checks the completed object before reporting success, with a
-// HEAD request that must name the upload's own ETag (If-Match):
+// Commit checks the completed upload before reporting success, against
+// checksums the Writer computed as the bytes streamed through it:
 //
-//   - its size must equal the number of bytes written;
-//   - its content must match checksums the Writer computed as the bytes
-//     streamed through it: the server's full-object CRC-64/NVME checksum
-//     when it reports one (AWS S3 and versitygw compute it for every
-//     object) or else, when the ETag has the usual multipart form (hex MD5
-//     of the parts' MD5s, "-", part count), that ETag. A server reporting
-//     neither (an opaque ETag and no checksum) gets the size check only.
+//   - the completion's answer, when it carries the server's full-object
+//     CRC-64/NVME checksum of the upload (AWS S3 and versitygw compute one
+//     for every object), must match;
+//   - then a HEAD request naming the upload's ETag (If-Match) must find an
+//     object of the size written whose CRC-64/NVME checksum matches or,
+//     when the server reports none, whose ETag, if it has the usual
+//     multipart form (hex MD5 of the parts' MD5s, "-", part count),
+//     matches. A server reporting neither (an opaque ETag and no checksum)
+//     gets the size check only. If another writer has meanwhile replaced
+//     the object (412), the completion's answer stands.
 //
-// Each part travels with a signed SHA-256 of its content over plain HTTP
-// (streaming signature) and under TLS over HTTPS, so the server refuses a
-// part damaged in transit; the check after completion catches what goes
-// wrong afterwards (parts missing or assembled wrongly, a truncated
-// stream). The catalog's SHA-256 is of the plain SQL and is checked again
-// by "vectord verify". A failed check removes the object and fails Commit.
+// A failed check removes the object and fails Commit. In transit a part is
+// protected by a signed SHA-256 of its content over plain HTTP (streaming
+// signature) and by TLS over HTTPS; the check after completion catches
+// what goes wrong elsewhere (a part missing, lost or assembled wrongly, a
+// stream cut short). No SHA-256 of the stored bytes is kept as object
+// metadata: a streamed upload cannot carry a value known only at its end,
+// and adding it afterwards would take a server-side copy of every object.
+// (The catalog's SHA-256, of the plain SQL, is checked by "vectord
+// verify".)
 //
 // A process that dies during an upload leaves a pending multipart upload,
 // invisible to List and Open but billed by most providers: AbortIncomplete
@@ -66,6 +72,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/builtfast/vectord/storage"
 )
@@ -156,6 +163,9 @@ func New(opts Options) (*Target, error) {
 	}
 	if opts.Bucket == "" {
 		return nil, errors.New("s3: bucket not set")
+	}
+	if err := s3utils.CheckValidBucketNameStrict(opts.Bucket); err != nil {
+		return nil, fmt.Errorf("s3: bucket %q: %w", opts.Bucket, err)
 	}
 	if opts.AccessKeyID == "" || opts.SecretAccessKey == "" {
 		return nil, errors.New("s3: access key id and secret access key must both be set")

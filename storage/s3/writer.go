@@ -46,10 +46,11 @@ type writer struct {
 	partFill int64       // bytes of the part being written
 	partSums []byte      // MD5s of the parts written in full
 
-	finished  bool          // Commit or Abort was called
-	committed bool          // Commit succeeded
-	result    *uploadResult // the upload's outcome, once received
-	leftover  bool          // a completed object must still be removed
+	finished     bool          // Commit or Abort was called
+	committed    bool          // Commit succeeded
+	result       *uploadResult // the upload's outcome, once received
+	leftover     bool          // a completed object must still be removed
+	abortedAgain bool          // cleanup aborted the failed upload
 }
 
 type uploadResult struct {
@@ -83,8 +84,9 @@ func newWriter(ctx context.Context, t *Target, key string) *writer {
 	return w
 }
 
-// Write sends p into the upload, blocking while a full part is being
-// uploaded. An upload that failed fails every later Write.
+// Write sends p into the upload, blocking while both part buffers are
+// being sent. An upload that failed, or whose Create context ended, fails
+// every later Write.
 func (w *writer) Write(p []byte) (int, error) {
 	if w.finished {
 		return 0, fmt.Errorf("s3: write %s: %w", w.key, errFinished)
@@ -155,42 +157,61 @@ func (w *writer) commit(ctx context.Context) (storage.Info, error) {
 	return info, nil
 }
 
-// verify checks the completed object against what was written.
+// verify checks the completed upload against what was written: first the
+// completion's answer (the server's checksum of exactly this upload, if it
+// gives one), then the stored object, by a HEAD request naming the
+// upload's ETag.
 func (w *writer) verify(ctx context.Context, up minio.UploadInfo) (storage.Info, error) {
+	if err := w.compare(-1, up.ChecksumCRC64NVME, up.ETag); err != nil {
+		return storage.Info{}, fmt.Errorf("check completed upload: %w", err)
+	}
 	opts := minio.StatObjectOptions{Checksum: true}
 	if up.ETag != "" {
 		opts.SetMatchETag(up.ETag)
 	}
-	oi, err := w.t.client.StatObject(ctx, w.t.bucket, w.object, opts)
-	switch {
-	case err == nil:
-	case up.ETag != "" && (isPreconditionFailed(err) || isNotExist(err)):
-		// Another writer replaced the object, or it was deleted, since
-		// this upload completed: check what the completion reported.
-		oi = minio.ObjectInfo{
-			ETag:              up.ETag,
-			Size:              w.n,
-			LastModified:      time.Now(),
-			ChecksumCRC64NVME: up.ChecksumCRC64NVME,
+	for attempt := 1; ; attempt++ {
+		oi, err := w.t.client.StatObject(ctx, w.t.bucket, w.object, opts)
+		if up.ETag != "" && (isPreconditionFailed(err) || isNotExist(err)) {
+			// Another writer replaced the object, or it was deleted, since
+			// this upload completed: the completion's answer must do.
+			return storage.Info{Key: w.key, Size: w.n, ModTime: time.Now()}, nil
 		}
-	default:
-		return storage.Info{}, fmt.Errorf("check uploaded object: %w", describe(err))
+		if err != nil {
+			return storage.Info{}, fmt.Errorf("check uploaded object: %w", describe(err))
+		}
+		err = w.compare(oi.Size, oi.ChecksumCRC64NVME, oi.ETag)
+		if err == nil {
+			return storage.Info{Key: w.key, Size: oi.Size, ModTime: oi.LastModified}, nil
+		}
+		if attempt == 2 {
+			return storage.Info{}, fmt.Errorf("check uploaded object: %w", err)
+		}
+		// A server may answer a HEAD request racing with another writer's
+		// replacing the object with parts of both: ask again.
 	}
-	if oi.Size != w.n {
-		return storage.Info{}, fmt.Errorf("check uploaded object: it holds %d bytes, %d were written", oi.Size, w.n)
+}
+
+// compare checks what the server says of an object against what was
+// written: its size (unless negative), then its CRC-64/NVME checksum if
+// given, else its ETag if it has the multipart form.
+func (w *writer) compare(size int64, crc64nvme, etag string) error {
+	if size >= 0 && size != w.n {
+		return fmt.Errorf("it holds %d bytes, %d were written", size, w.n)
 	}
-	if got := oi.ChecksumCRC64NVME; got != "" {
+	if crc64nvme != "" {
 		var sum [8]byte
 		binary.BigEndian.PutUint64(sum[:], w.crc.Sum64())
-		if want := base64.StdEncoding.EncodeToString(sum[:]); got != want {
-			return storage.Info{}, fmt.Errorf("check uploaded object: its CRC-64/NVME checksum is %s, the bytes written have %s", got, want)
+		if want := base64.StdEncoding.EncodeToString(sum[:]); crc64nvme != want {
+			return fmt.Errorf("its CRC-64/NVME checksum is %s, the bytes written have %s", crc64nvme, want)
 		}
-	} else if got := strings.Trim(oi.ETag, `"`); multipartETag.MatchString(got) {
-		if want := w.multipartETag(); !strings.EqualFold(got, want) {
-			return storage.Info{}, fmt.Errorf("check uploaded object: its ETag is %s, the bytes written give %s", got, want)
+		return nil
+	}
+	if etag = strings.Trim(etag, `"`); multipartETag.MatchString(etag) {
+		if want := w.multipartETag(); !strings.EqualFold(etag, want) {
+			return fmt.Errorf("its ETag is %s, the bytes written give %s", etag, want)
 		}
 	}
-	return storage.Info{Key: w.key, Size: oi.Size, ModTime: oi.LastModified}, nil
+	return nil
 }
 
 // multipartETag matches the ETag S3 gives an object uploaded in parts:
@@ -224,8 +245,8 @@ func (w *writer) Abort() error {
 
 // cleanup ends the upload if it still runs, then removes what it left: a
 // pending multipart upload (which PutObject aborts itself on failure; this
-// repeats it if that failed) or a completed object that Commit refused.
-// It runs even when ctx has ended, for at most cleanupTimeout.
+// repeats it) or a completed object that Commit refused. It runs even when
+// ctx has ended, for at most cleanupTimeout.
 func (w *writer) cleanup(ctx context.Context) error {
 	if w.result == nil {
 		w.pw.CloseWithError(errAborted)
@@ -245,70 +266,57 @@ func (w *writer) cleanup(ctx context.Context) error {
 		}
 		w.leftover = false
 	}
-	if id, pending := w.tracker.pending(); pending && w.result.err != nil {
+	if id := w.tracker.id(); id != "" && w.result.err != nil && !w.abortedAgain {
+		// Abort again even if PutObject's abort succeeded: a part still in
+		// flight when it ran may have been stored after it (S3 allows
+		// that), bringing the upload back. A part stored later still is
+		// left to AbortIncomplete.
 		err := w.t.core.AbortMultipartUpload(ctx, w.t.bucket, w.object, id)
 		if err != nil && !isNoSuchUpload(err) {
 			return fmt.Errorf("abort multipart upload: %w", describe(err))
 		}
-		w.tracker.aborted()
+		w.abortedAgain = true
 	}
 	return nil
 }
 
-// uploadTracker learns, from the requests minio-go sends for one upload,
-// the upload's id and whether it was aborted, so that a failed abort can
-// be repeated: PutObject neither returns the id nor reports a failed
-// abort.
+// uploadTracker learns the upload's id from the requests minio-go sends
+// for it, so that the upload can be aborted again: PutObject returns
+// neither the id nor whether its own abort succeeded.
 type uploadTracker struct {
 	mu       sync.Mutex
 	uploadID string
-	done     bool // aborted
 }
 
 type trackerKey struct{}
 
-// pending returns the upload's id if a multipart upload was started and
-// not aborted.
-func (u *uploadTracker) pending() (string, bool) {
+// id returns the upload's id, "" if no request named one.
+func (u *uploadTracker) id() string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.uploadID, u.uploadID != "" && !u.done
+	return u.uploadID
 }
 
-func (u *uploadTracker) aborted() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.done = true
-}
-
-// observe notes a request of the upload and its outcome.
-func (u *uploadTracker) observe(req *http.Request, resp *http.Response, err error) {
-	id := req.URL.Query().Get("uploadId")
-	if id == "" {
-		return
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.uploadID = id
-	if req.Method == http.MethodDelete && err == nil &&
-		(resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotFound) {
-		u.done = true
+// observe notes a request of the upload.
+func (u *uploadTracker) observe(req *http.Request) {
+	if id := req.URL.Query().Get("uploadId"); id != "" {
+		u.mu.Lock()
+		u.uploadID = id
+		u.mu.Unlock()
 	}
 }
 
-// trackingTransport reports the requests made under a context carrying an
-// uploadTracker (minio-go aborts a failed upload under a context derived
-// from the upload's, which keeps its values).
+// trackingTransport shows the requests made under a context carrying an
+// uploadTracker to it.
 type trackingTransport struct {
 	base http.RoundTripper
 }
 
 func (t *trackingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
 	if u, ok := req.Context().Value(trackerKey{}).(*uploadTracker); ok {
-		u.observe(req, resp, err)
+		u.observe(req)
 	}
-	return resp, err
+	return t.base.RoundTrip(req)
 }
 
 func cmpOr(err, fallback error) error {
