@@ -27,10 +27,13 @@
 //
 // Every logical change (adding a record with its index entry, marking,
 // removing a record with its index entry and mark, saving a job) is one
-// bbolt transaction. A record marked deleting is hidden from Get and List
-// at once; its files are removed next, and the record last (Remove), so a
-// crash never leaves a listed record whose file is gone, and Deleting
-// lists the unfinished deletes to retry.
+// bbolt transaction; the batch forms (AddBatch, MarkDeletingBatch,
+// RemoveBatch) make up to MaxBatch such changes in one transaction, so that
+// building or pruning a large catalog is not one fsync per backup. A
+// record marked deleting is hidden from Get and List at once; its files are
+// removed next, and the record last (Remove), so a crash never leaves a
+// listed record whose file is gone, and Deleting lists the unfinished
+// deletes to retry.
 //
 // Jobs are persisted so that a restarted daemon resumes an export it
 // already requested instead of spending API budget on a new one. A job

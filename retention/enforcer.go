@@ -19,15 +19,19 @@ type Catalog interface {
 	// List returns the backups f selects, newest first, leaving out those
 	// marked deleting.
 	List(ctx context.Context, f catalog.Filter) ([]catalog.Record, error)
-	// MarkDeleting marks a backup as being deleted: from then on List does
-	// not return it and Deleting does. The error matches catalog.ErrNotFound
-	// if there is no such backup.
-	MarkDeleting(ctx context.Context, id string) error
+	// MarkDeletingBatch marks backups as being deleted: from then on List
+	// does not return them and Deleting does. It commits in chunks of
+	// catalog.MaxBatch, each all or nothing. The error matches
+	// catalog.ErrNotFound if one of them is not in the catalog; its chunk
+	// is then left unmarked, earlier chunks stay marked.
+	MarkDeletingBatch(ctx context.Context, ids []string) error
 	// Deleting returns the backups marked deleting.
 	Deleting(ctx context.Context) ([]catalog.Record, error)
-	// Remove deletes a backup's record and mark. The error matches
-	// catalog.ErrNotFound if there is no such backup.
-	Remove(ctx context.Context, id string) error
+	// RemoveBatch deletes backups' records and marks, in chunks as
+	// MarkDeletingBatch. The error matches catalog.ErrNotFound if one of
+	// them is not in the catalog; its chunk is then left whole, earlier
+	// chunks stay removed.
+	RemoveBatch(ctx context.Context, ids []string) error
 }
 
 // Target is the part of a storage target the Enforcer uses; storage.Target
@@ -77,35 +81,39 @@ type Result struct {
 }
 
 // Apply applies p to the backups of one site environment (CONTRACT §5).
-// It first retries the environment's unfinished deletes, then decides with
-// Select and deletes every backup Select does not keep, oldest first: mark
-// the record deleting, remove the file and manifest from every target the
-// record lists, then remove the record. When a target's delete fails, the
-// backup stays marked, Observer.DeleteFailed is called, the failure is
-// logged and the ID is reported in Result.Failed; Apply goes on with the
-// next backup. A backup that cannot be deleted completely (a location names
-// a target missing from Targets, or its compression is unknown) is not
-// touched at all: it stays listed, is reported in Failed, and a missing
-// target is reported to Observer.DeleteFailed.
+// It decides with Select and deletes every backup Select does not keep, in
+// three steps whatever their number: mark them all deleting (one catalog
+// batch), remove each one's file and manifest from every target its record
+// lists, oldest first, then remove the records of those whose files are
+// all gone (one catalog batch). The environment's unfinished deletes from
+// earlier runs are finished with them.
+//
+// When a target's delete fails, the backup stays marked,
+// Observer.DeleteFailed is called, the failure is logged and the ID is
+// reported in Result.Failed; Apply goes on with the next backup. A backup
+// that cannot be deleted completely (a location names a target missing
+// from Targets, or its compression is unknown) is not touched at all: it
+// stays listed, is reported in Failed, and a missing target is reported to
+// Observer.DeleteFailed.
 //
 // With dryRun, Apply only decides: nothing is marked or deleted and
 // unfinished deletes are not retried.
 //
 // Apply returns an error, with the Result so far, only when the catalog
-// cannot be read or changed or ctx ends.
+// cannot be read or changed or ctx ends. Backups marked by then stay
+// marked, hidden from listing, and are finished by the next Apply or
+// RetryPending.
 func (e *Enforcer) Apply(ctx context.Context, site, env string, p Policy, dryRun bool) (Result, error) {
 	var res Result
+	var pending []catalog.Record
 	if !dryRun {
-		pending, err := e.Catalog.Deleting(ctx)
+		all, err := e.Catalog.Deleting(ctx)
 		if err != nil {
 			return res, fmt.Errorf("list unfinished deletes: %w", err)
 		}
-		for _, r := range pending {
-			if r.Site != site || r.Environment != env {
-				continue
-			}
-			if err := e.finish(ctx, r, &res); err != nil {
-				return res, err
+		for _, r := range all {
+			if r.Site == site && r.Environment == env {
+				pending = append(pending, r)
 			}
 		}
 	}
@@ -125,12 +133,10 @@ func (e *Enforcer) Apply(ctx context.Context, site, env string, p Policy, dryRun
 		return res, nil
 	}
 
+	var doomed []catalog.Record // oldest first
 	for _, d := range slices.Backward(res.Decisions) {
 		if d.Keep {
 			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return res, err
 		}
 		r := byID[d.Backup.ID]
 		if err := e.check(r); err != nil {
@@ -139,17 +145,13 @@ func (e *Enforcer) Apply(ctx context.Context, site, env string, p Policy, dryRun
 			res.Failed = append(res.Failed, r.ID)
 			continue
 		}
-		if err := e.Catalog.MarkDeleting(ctx, r.ID); err != nil {
-			if errors.Is(err, catalog.ErrNotFound) {
-				continue // deleted meanwhile by someone else
-			}
-			return res, fmt.Errorf("mark backup %s deleting: %w", r.ID, err)
-		}
-		if err := e.finish(ctx, r, &res); err != nil {
-			return res, err
-		}
+		doomed = append(doomed, r)
 	}
-	return res, nil
+	marked, err := e.mark(ctx, doomed)
+	if err != nil {
+		return res, err
+	}
+	return res, e.finish(ctx, append(pending, marked...), &res)
 }
 
 // RetryPending finishes the deletes of every site and environment that an
@@ -163,10 +165,8 @@ func (e *Enforcer) RetryPending(ctx context.Context) error {
 		return fmt.Errorf("list unfinished deletes: %w", err)
 	}
 	var res Result
-	for _, r := range pending {
-		if err := e.finish(ctx, r, &res); err != nil {
-			return err
-		}
+	if err := e.finish(ctx, pending, &res); err != nil {
+		return err
 	}
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("retry unfinished deletes: %d of %d still unfinished (first: backup %s)",
@@ -175,27 +175,85 @@ func (e *Enforcer) RetryPending(ctx context.Context) error {
 	return nil
 }
 
-// finish removes the files of r, a backup already marked deleting, from
-// every target its record lists, and then the record. A failed target
-// delete leaves the mark and records r.ID in res.Failed; only a catalog
-// failure or ctx's end is returned.
-func (e *Enforcer) finish(ctx context.Context, r catalog.Record, res *Result) error {
+// mark marks rs deleting in one catalog batch and returns those marked:
+// should one have been removed meanwhile by someone else, it is left out
+// and the others are marked one by one.
+func (e *Enforcer) mark(ctx context.Context, rs []catalog.Record) ([]catalog.Record, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	err := e.Catalog.MarkDeletingBatch(ctx, recordIDs(rs))
+	if err == nil {
+		return rs, nil
+	}
+	if !errors.Is(err, catalog.ErrNotFound) {
+		return nil, fmt.Errorf("mark %d backups deleting: %w", len(rs), err)
+	}
+	var marked []catalog.Record
+	for _, r := range rs {
+		switch err := e.Catalog.MarkDeletingBatch(ctx, []string{r.ID}); {
+		case err == nil:
+			marked = append(marked, r)
+		case errors.Is(err, catalog.ErrNotFound):
+			// deleted meanwhile by someone else
+		default:
+			return nil, fmt.Errorf("mark backup %s deleting: %w", r.ID, err)
+		}
+	}
+	return marked, nil
+}
+
+// finish removes the files of rs, backups already marked deleting, from
+// every target each record lists, and then, in one catalog batch, the
+// records of those whose files are all gone. A failed target delete leaves
+// the mark and records the ID in res.Failed; only a catalog failure or
+// ctx's end is returned, leaving the marks of the backups not yet removed.
+func (e *Enforcer) finish(ctx context.Context, rs []catalog.Record, res *Result) error {
+	var done []catalog.Record
+	for _, r := range rs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ok, err := e.deleteFiles(ctx, r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			res.Failed = append(res.Failed, r.ID)
+			continue
+		}
+		done = append(done, r)
+	}
+	if err := e.remove(ctx, done); err != nil {
 		return err
 	}
+	for _, r := range done {
+		e.logger().InfoContext(ctx, "retention deleted backup",
+			"site", r.Site, "environment", r.Environment, "backup_id", r.ID)
+		res.Deleted = append(res.Deleted, r.ID)
+	}
+	return nil
+}
+
+// deleteFiles removes the file and manifest of r from every target its
+// record lists, telling the Observer of each outcome. It reports whether
+// all of them are gone; the only error it returns is ctx's.
+func (e *Enforcer) deleteFiles(ctx context.Context, r catalog.Record) (bool, error) {
 	ext, err := extension(r.Compression)
 	if err != nil {
 		e.logger().WarnContext(ctx, "retention delete failed",
 			"site", r.Site, "environment", r.Environment, "backup_id", r.ID, "error", err)
-		res.Failed = append(res.Failed, r.ID)
-		return nil
+		return false, nil
 	}
 	key := storage.BackupKey(r.Site, r.Environment, r.StartedAt, r.ExportID, ext)
 	ok := true
 	for _, loc := range r.Locations {
 		if err := e.deleteFrom(ctx, loc.Target, key); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				return ctxErr
+				return false, ctxErr
 			}
 			ok = false
 			e.observeFailed(r, loc.Target)
@@ -208,17 +266,37 @@ func (e *Enforcer) finish(ctx context.Context, r catalog.Record, res *Result) er
 			e.Observer.Deleted(r.Site, r.Environment, loc.Target)
 		}
 	}
-	if !ok {
-		res.Failed = append(res.Failed, r.ID)
+	return ok, nil
+}
+
+// remove removes the records of rs from the catalog in one batch; should
+// one have been removed meanwhile by someone else, the others are removed
+// one by one.
+func (e *Enforcer) remove(ctx context.Context, rs []catalog.Record) error {
+	if len(rs) == 0 {
 		return nil
 	}
-	if err := e.Catalog.Remove(ctx, r.ID); err != nil && !errors.Is(err, catalog.ErrNotFound) {
-		return fmt.Errorf("remove backup %s from catalog: %w", r.ID, err)
+	err := e.Catalog.RemoveBatch(ctx, recordIDs(rs))
+	if err == nil {
+		return nil
 	}
-	e.logger().InfoContext(ctx, "retention deleted backup",
-		"site", r.Site, "environment", r.Environment, "backup_id", r.ID)
-	res.Deleted = append(res.Deleted, r.ID)
+	if !errors.Is(err, catalog.ErrNotFound) {
+		return fmt.Errorf("remove %d backups from catalog: %w", len(rs), err)
+	}
+	for _, r := range rs {
+		if err := e.Catalog.RemoveBatch(ctx, []string{r.ID}); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return fmt.Errorf("remove backup %s from catalog: %w", r.ID, err)
+		}
+	}
 	return nil
+}
+
+func recordIDs(rs []catalog.Record) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 // deleteFrom removes a backup's manifest and file from the named target.

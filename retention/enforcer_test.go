@@ -48,24 +48,25 @@ func (l *eventLog) take() []string {
 	return ev
 }
 
-// loggingCatalog records the real catalog's successful changes.
+// loggingCatalog records the real catalog's successful changes, one event
+// per call.
 type loggingCatalog struct {
 	*catalog.DB
 	log *eventLog
 }
 
-func (c loggingCatalog) MarkDeleting(ctx context.Context, id string) error {
-	err := c.DB.MarkDeleting(ctx, id)
+func (c loggingCatalog) MarkDeletingBatch(ctx context.Context, ids []string) error {
+	err := c.DB.MarkDeletingBatch(ctx, ids)
 	if err == nil {
-		c.log.add("mark %s", id)
+		c.log.add("mark %s", strings.Join(ids, " "))
 	}
 	return err
 }
 
-func (c loggingCatalog) Remove(ctx context.Context, id string) error {
-	err := c.DB.Remove(ctx, id)
+func (c loggingCatalog) RemoveBatch(ctx context.Context, ids []string) error {
+	err := c.DB.RemoveBatch(ctx, ids)
 	if err == nil {
-		c.log.add("remove %s", id)
+		c.log.add("remove %s", strings.Join(ids, " "))
 	}
 	return err
 }
@@ -307,12 +308,15 @@ func TestApplyDeletesInContractOrder(t *testing.T) {
 	if len(res.Decisions) != 5 {
 		t.Errorf("Apply(...) made %d decisions, want 5", len(res.Decisions))
 	}
-	var wantEvents []string
+	// One batch marks them all before any file is touched; one batch
+	// removes the records once their files are gone.
+	doomed := strings.Join(idsOf(rs[:3]), " ")
+	wantEvents := []string{"mark " + doomed}
 	for _, r := range rs[:3] {
 		key := keyOf(t, r)
-		wantEvents = append(wantEvents,
-			"mark "+r.ID, "delete "+storage.ManifestKey(key), "delete "+key, "remove "+r.ID)
+		wantEvents = append(wantEvents, "delete "+storage.ManifestKey(key), "delete "+key)
 	}
+	wantEvents = append(wantEvents, "remove "+doomed)
 	if diff := cmp.Diff(wantEvents, f.log.take()); diff != "" {
 		t.Errorf("changes out of order (-want +got):\n%s", diff)
 	}
@@ -590,4 +594,132 @@ func TestApplyErrors(t *testing.T) {
 			t.Errorf("files after failed Apply (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// failingTarget fails the deletes of the keys in fail.
+type failingTarget struct {
+	Target
+	fail map[string]bool
+}
+
+func (t failingTarget) Delete(ctx context.Context, key string) error {
+	if t.fail[key] {
+		return fmt.Errorf("delete %s: injected failure", key)
+	}
+	return t.Target.Delete(ctx, key)
+}
+
+// Only the backups whose files are all gone lose their records; the others
+// stay marked and are counted as failed.
+func TestApplyRemovesOnlyDeletedBackups(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rs := f.storeDays(t, "acme", "production", 4)
+	stuck := keyOf(t, rs[1])
+	f.enf.Targets["local"] = failingTarget{Target: f.enf.Targets["local"], fail: map[string]bool{stuck: true}}
+
+	res, err := f.enf.Apply(ctx, "acme", "production", Policy{Last: 1}, false)
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if want := []string{rs[0].ID, rs[2].ID}; !slices.Equal(res.Deleted, want) {
+		t.Errorf("Apply(...).Deleted = %v, want %v", res.Deleted, want)
+	}
+	if want := []string{rs[1].ID}; !slices.Equal(res.Failed, want) {
+		t.Errorf("Apply(...).Failed = %v, want %v", res.Failed, want)
+	}
+	var wantEvents []string
+	wantEvents = append(wantEvents, "mark "+strings.Join(idsOf(rs[:3]), " "))
+	for _, r := range rs[:3] {
+		key := keyOf(t, r)
+		wantEvents = append(wantEvents, "delete "+storage.ManifestKey(key))
+		if key != stuck {
+			wantEvents = append(wantEvents, "delete "+key)
+		}
+	}
+	wantEvents = append(wantEvents, "remove "+rs[0].ID+" "+rs[2].ID)
+	if diff := cmp.Diff(wantEvents, f.log.take()); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	if got := f.deleting(t); !slices.Equal(got, []string{rs[1].ID}) {
+		t.Errorf("marked deleting = %v, want [%s]", got, rs[1].ID)
+	}
+	if got := f.listed(t, "acme", "production"); !slices.Equal(got, []string{rs[3].ID}) {
+		t.Errorf("listed = %v, want [%s]", got, rs[3].ID)
+	}
+	deleted, failed := f.obs.counts()
+	if !cmp.Equal(deleted, map[string]int{"acme/production/local": 2}) || !cmp.Equal(failed, map[string]int{"acme/production/local": 1}) {
+		t.Errorf("Observer calls: deleted %v, failed %v; want 2 and 1", deleted, failed)
+	}
+}
+
+// racingCatalog runs before once, just before the first call of the named
+// method, as another process changing the catalog would.
+type racingCatalog struct {
+	Catalog
+	method string
+	before func()
+	once   *sync.Once
+}
+
+func (c racingCatalog) MarkDeletingBatch(ctx context.Context, ids []string) error {
+	if c.method == "MarkDeletingBatch" {
+		c.once.Do(c.before)
+	}
+	return c.Catalog.MarkDeletingBatch(ctx, ids)
+}
+
+func (c racingCatalog) RemoveBatch(ctx context.Context, ids []string) error {
+	if c.method == "RemoveBatch" {
+		c.once.Do(c.before)
+	}
+	return c.Catalog.RemoveBatch(ctx, ids)
+}
+
+// A backup removed from the catalog meanwhile fails the batch; Apply goes
+// on with the others one by one.
+func TestApplyBackupRemovedMeanwhile(t *testing.T) {
+	tests := []struct {
+		method      string
+		wantDeleted []int // indexes into the stored backups
+		wantFiles   []string
+	}{
+		// Not marked by this Apply: its files are not touched.
+		{"MarkDeletingBatch", []int{0, 2}, []string{"none", "both", "none", "both"}},
+		// Its files were deleted by this Apply before its record went.
+		{"RemoveBatch", []int{0, 1, 2}, []string{"none", "none", "none", "both"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			rs := f.storeDays(t, "acme", "production", 4)
+			f.enf.Catalog = racingCatalog{Catalog: f.enf.Catalog, method: tt.method, once: &sync.Once{}, before: func() {
+				if err := f.db.Remove(ctx, rs[1].ID); err != nil {
+					t.Errorf("Remove: %v", err)
+				}
+			}}
+
+			res, err := f.enf.Apply(ctx, "acme", "production", Policy{Last: 1}, false)
+			if err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			var want []string
+			for _, i := range tt.wantDeleted {
+				want = append(want, rs[i].ID)
+			}
+			if !slices.Equal(res.Deleted, want) || len(res.Failed) != 0 {
+				t.Errorf("Apply(...) = deleted %v, failed %v; want deleted %v", res.Deleted, res.Failed, want)
+			}
+			if diff := cmp.Diff(tt.wantFiles, f.filesPresent(t, rs...)); diff != "" {
+				t.Errorf("files after Apply (-want +got):\n%s", diff)
+			}
+			if got := f.listed(t, "acme", "production"); !slices.Equal(got, []string{rs[3].ID}) {
+				t.Errorf("listed = %v, want [%s]", got, rs[3].ID)
+			}
+			if got := f.deleting(t); len(got) != 0 {
+				t.Errorf("still marked: %v", got)
+			}
+		})
+	}
 }
