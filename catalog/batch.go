@@ -38,7 +38,7 @@ func (db *DB) AddBatch(ctx context.Context, rs []Record) error {
 			return fmt.Errorf("add backups: backup %s (%d of %d): %w", r.ID, i+1, len(rs), err)
 		}
 		if _, ok := seen[r.ID]; ok {
-			return fmt.Errorf("add backups: backup %s: %w: given twice", r.ID, ErrExists)
+			return fmt.Errorf("add backups: backup %s given twice: %w", r.ID, ErrExists)
 		}
 		seen[r.ID] = struct{}{}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -16,20 +17,13 @@ import (
 	"github.com/builtfast/vectord/storage/local"
 )
 
-// Shape of the catalog BenchmarkPrune aims for: 1,000 environments (100
+// Shape of the catalog BenchmarkPrune builds: 1,000 environments (100
 // sites of 10) with 1,000 daily backups each, 1,000,000 records.
 const (
 	pruneSites       = 100
 	pruneEnvsPerSite = 10
 	pruneEnvs        = pruneSites * pruneEnvsPerSite
 	prunePerEnv      = 1000
-	// pruneBuildBudget bounds the fixture's build. catalog.DB.Add commits
-	// one fsynced bbolt transaction per record, so on a slow disk the build
-	// stops at the last whole environment added within the budget and the
-	// figures for the full catalog are extrapolated, in metrics named so.
-	pruneBuildBudget = 2 * time.Minute
-	// prunePruned is how many environments the real prune deletes from.
-	prunePruned = 10
 )
 
 // defaultPolicy is the retention vectord applies when the configuration
@@ -74,7 +68,7 @@ func pruneRecord(e pruneEnv, at time.Time) catalog.Record {
 type timedCatalog struct {
 	*catalog.DB
 	list, deleting, mark, remove time.Duration
-	marks, removes               int
+	markCalls, removeCalls       int
 }
 
 func (c *timedCatalog) List(ctx context.Context, f catalog.Filter) ([]catalog.Record, error) {
@@ -89,16 +83,16 @@ func (c *timedCatalog) Deleting(ctx context.Context) ([]catalog.Record, error) {
 	return c.DB.Deleting(ctx)
 }
 
-func (c *timedCatalog) MarkDeleting(ctx context.Context, id string) error {
+func (c *timedCatalog) MarkDeletingBatch(ctx context.Context, ids []string) error {
 	start := time.Now()
-	defer func() { c.mark += time.Since(start); c.marks++ }()
-	return c.DB.MarkDeleting(ctx, id)
+	defer func() { c.mark += time.Since(start); c.markCalls++ }()
+	return c.DB.MarkDeletingBatch(ctx, ids)
 }
 
-func (c *timedCatalog) Remove(ctx context.Context, id string) error {
+func (c *timedCatalog) RemoveBatch(ctx context.Context, ids []string) error {
 	start := time.Now()
-	defer func() { c.remove += time.Since(start); c.removes++ }()
-	return c.DB.Remove(ctx, id)
+	defer func() { c.remove += time.Since(start); c.removeCalls++ }()
+	return c.DB.RemoveBatch(ctx, ids)
 }
 
 // timedTarget measures the time the Enforcer spends deleting from a target.
@@ -145,18 +139,30 @@ func heapPeak(interval time.Duration) (stop func() uint64) {
 
 const mib = 1 << 20
 
+// fileMiB returns the size of the file at path in MiB.
+func fileMiB(tb testing.TB, path string) float64 {
+	tb.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return float64(fi.Size()) / mib
+}
+
 // BenchmarkPrune measures retention over a catalog of 1,000 environments ×
-// 1,000 daily backups under the default policy: a dry run of every
-// environment (time and peak heap), and a real prune of prunePruned
-// environments (time per deleted backup, extrapolated to the catalog). The
-// stored files do not exist, so the local target's deletes find nothing to
-// remove, and the prune's cost is the catalog's.
+// 1,000 daily backups, 1,000,000 records, under the default policy: the
+// catalog's build (one AddBatch per environment), a dry run of every
+// environment, and a real prune of every environment (time, peak heap,
+// backups deleted). The stored files do not exist, so the local target's
+// deletes find nothing to remove, and the prune's cost is the catalog's.
+// The real prune empties the fixture, so it runs once: use -benchtime 1x.
 //
 // Run with: go test -run '^$' -bench Prune -benchtime 1x -timeout 30m ./retention/
 func BenchmarkPrune(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	db, err := catalog.Open(filepath.Join(dir, "catalog.db"), catalog.Options{})
+	dbPath := filepath.Join(dir, "catalog.db")
+	db, err := catalog.Open(dbPath, catalog.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -171,46 +177,35 @@ func BenchmarkPrune(b *testing.B) {
 	first := time.Date(2023, 3, 1, 2, 0, 0, 0, time.UTC)
 	now := first.AddDate(0, 0, prunePerEnv-1).Add(12 * time.Hour)
 
-	// Build environment by environment, each in time order: Add offers no
-	// batch, so every record is its own fsynced transaction.
+	// Build environment by environment, each in time order: one AddBatch
+	// (one transaction) per environment.
 	start := time.Now()
-	built := 0
-	var lastEnv time.Duration
-	for built < pruneEnvs && time.Since(start) < pruneBuildBudget {
-		e := pruneEnvAt(built)
-		envStart := time.Now()
-		for d := range prunePerEnv {
-			at := first.AddDate(0, 0, d).Add(time.Duration(built) * time.Second)
-			if err := db.Add(ctx, pruneRecord(e, at)); err != nil {
-				b.Fatal(err)
-			}
+	batch := make([]catalog.Record, prunePerEnv)
+	for i := range pruneEnvs {
+		e := pruneEnvAt(i)
+		for d := range batch {
+			batch[d] = pruneRecord(e, first.AddDate(0, 0, d).Add(time.Duration(i)*time.Second))
 		}
-		lastEnv = time.Since(envStart)
-		built++
-		if built%50 == 0 {
-			b.Logf("built %d environments, %d records: %v, last environment %v/record",
-				built, built*prunePerEnv, time.Since(start).Round(time.Second), lastEnv/prunePerEnv)
+		if err := db.AddBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		if (i+1)%100 == 0 {
+			b.Logf("built %d environments, %d records: %v", i+1, (i+1)*prunePerEnv, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	buildTime := time.Since(start)
-	records := built * prunePerEnv
-	addPerRecord := buildTime / time.Duration(records)
-	scale := float64(pruneEnvs) / float64(built) // 1 when the whole catalog was built
-	fixture := fmt.Sprintf("fixture: %d environments × %d backups = %d records in %v: %v/record on average, %v/record for the last environment",
-		built, prunePerEnv, records, buildTime.Round(time.Millisecond), addPerRecord, lastEnv/prunePerEnv)
-	if built < pruneEnvs {
-		fixture += fmt.Sprintf("; EXTRAPOLATED: building all %d records one Add at a time would take ≥ %v (at the average rate measured here)",
-			pruneEnvs*prunePerEnv, (time.Duration(pruneEnvs*prunePerEnv) * addPerRecord).Round(time.Second))
-	}
+	const records = pruneEnvs * prunePerEnv
+	builtMiB := fileMiB(b, dbPath)
+	fixture := fmt.Sprintf("fixture: %d environments × %d backups = %d records built with AddBatch in %v (%v/record), catalog file %.0f MiB",
+		pruneEnvs, prunePerEnv, records, buildTime.Round(time.Millisecond), buildTime/records, builtMiB)
 	reportFixture := func(b *testing.B) {
 		b.Log(fixture)
 		b.ReportMetric(float64(records), "records")
-		b.ReportMetric(float64(built), "envs")
-		b.ReportMetric(float64(addPerRecord.Microseconds()), "add-µs/record")
-		b.ReportMetric(float64(pruneEnvs*prunePerEnv)*addPerRecord.Seconds(), "extrap-build-1M-s")
+		b.ReportMetric(buildTime.Seconds(), "build-s")
+		b.ReportMetric(float64(buildTime.Microseconds())/records, "add-µs/record")
 	}
 
-	wouldDelete := 0 // backups the dry run would delete, over all built environments
+	wouldDelete := 0 // backups the dry run would delete
 	b.Run("dry-run all environments", func(b *testing.B) {
 		cat := &timedCatalog{DB: db}
 		enf := &retention.Enforcer{Catalog: cat, Targets: map[string]retention.Target{catalog.TargetLocal: target}, Now: func() time.Time { return now }}
@@ -223,7 +218,7 @@ func BenchmarkPrune(b *testing.B) {
 		for b.Loop() {
 			wouldDelete = 0
 			start := time.Now()
-			for i := range built {
+			for i := range pruneEnvs {
 				e := pruneEnvAt(i)
 				res, err := enf.Apply(ctx, e.site, e.env, defaultPolicy, true)
 				if err != nil {
@@ -244,35 +239,37 @@ func BenchmarkPrune(b *testing.B) {
 		b.StopTimer()
 		reportFixture(b)
 		b.ReportMetric(elapsed.Seconds(), "dryrun-s")
-		b.ReportMetric(float64(elapsed.Microseconds())/float64(built)/1000, "dryrun-ms/env")
-		b.ReportMetric(float64(cat.list.Microseconds())/float64(built*b.N)/1000, "list-ms/env")
-		b.ReportMetric(elapsed.Seconds()*scale, "extrap-dryrun-1M-s")
+		b.ReportMetric(float64(elapsed.Microseconds())/pruneEnvs/1000, "dryrun-ms/env")
+		b.ReportMetric(float64(cat.list.Microseconds())/float64(pruneEnvs*b.N)/1000, "list-ms/env")
 		b.ReportMetric(float64(peak)/mib, "peak-heap-MiB")
 		b.ReportMetric(float64(base)/mib, "base-heap-MiB")
-		b.ReportMetric(float64(wouldDelete)/float64(built), "would-delete/env")
+		b.ReportMetric(float64(wouldDelete), "would-delete")
 		b.Logf("dry run of %d environments (%d records): %v, peak HeapInuse %.1f MiB (%.1f MiB before); would delete %d",
-			built, records, elapsed.Round(time.Millisecond), float64(peak)/mib, float64(base)/mib, wouldDelete)
+			pruneEnvs, records, elapsed.Round(time.Millisecond), float64(peak)/mib, float64(base)/mib, wouldDelete)
 	})
 	if wouldDelete == 0 {
 		b.Fatal("the dry run did not run or would delete nothing")
 	}
 
-	pruned := 0 // environments pruned by earlier iterations
-	b.Run(fmt.Sprintf("prune %d environments", prunePruned), func(b *testing.B) {
+	pruned := false
+	b.Run("prune all environments", func(b *testing.B) {
 		cat := &timedCatalog{DB: db}
 		tgt := &timedTarget{Target: target}
 		enf := &retention.Enforcer{Catalog: cat, Targets: map[string]retention.Target{catalog.TargetLocal: tgt}, Now: func() time.Time { return now }}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapInuse
+		stop := heapPeak(5 * time.Millisecond)
 		deleted := 0
 		var elapsed time.Duration
 		for b.Loop() {
-			// Environments spread over the catalog, new ones each iteration.
-			step := built / prunePruned
-			if step == 0 || pruned >= step {
-				b.Fatalf("no environments left to prune (%d built, %d pruned per iteration)", built, prunePruned)
+			if pruned {
+				b.Fatal("the catalog is pruned already: run with -benchtime 1x")
 			}
 			start := time.Now()
-			for j := range prunePruned {
-				e := pruneEnvAt(j*step + pruned)
+			for i := range pruneEnvs {
+				e := pruneEnvAt(i)
 				res, err := enf.Apply(ctx, e.site, e.env, defaultPolicy, false)
 				if err != nil {
 					b.Fatal(err)
@@ -280,33 +277,44 @@ func BenchmarkPrune(b *testing.B) {
 				if len(res.Failed) != 0 {
 					b.Fatalf("prune of %s/%s: %d failed", e.site, e.env, len(res.Failed))
 				}
-				kept, err := db.List(ctx, catalog.Filter{Site: e.site, Environment: e.env})
-				if err != nil || len(kept)+len(res.Deleted) != prunePerEnv {
-					b.Fatalf("after prune of %s/%s: %d listed, %v; want %d", e.site, e.env, len(kept), err, prunePerEnv-len(res.Deleted))
-				}
 				deleted += len(res.Deleted)
 			}
-			elapsed += time.Since(start)
-			pruned++
+			elapsed = time.Since(start)
+			pruned = true
 		}
+		peak := stop()
 		b.StopTimer()
+
+		// What is left is what the dry run said would be kept.
+		if deleted != wouldDelete {
+			b.Errorf("pruned %d backups, the dry run would delete %d", deleted, wouldDelete)
+		}
 		if pending, err := db.Deleting(ctx); err != nil || len(pending) != 0 {
 			b.Fatalf("after prune: %d marked deleting, %v; want 0", len(pending), err)
 		}
-		perDeleted := elapsed.Seconds() / float64(deleted)
+		kept, err := db.List(ctx, catalog.Filter{})
+		if err != nil || len(kept)+deleted != records {
+			b.Fatalf("after prune: %d listed, %v; want %d", len(kept), err, records-deleted)
+		}
+		if cat.markCalls != pruneEnvs || cat.removeCalls != pruneEnvs {
+			b.Errorf("catalog batches: %d marks, %d removes; want one of each per environment (%d)", cat.markCalls, cat.removeCalls, pruneEnvs)
+		}
+
 		per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(deleted) }
 		reportFixture(b)
+		b.ReportMetric(elapsed.Seconds(), "prune-s")
 		b.ReportMetric(float64(deleted), "deleted")
-		b.ReportMetric(perDeleted*1e6, "µs/deleted")
+		b.ReportMetric(per(elapsed), "µs/deleted")
 		b.ReportMetric(per(cat.mark), "mark-µs/deleted")
 		b.ReportMetric(per(cat.remove), "remove-µs/deleted")
 		b.ReportMetric(per(tgt.delete), "target-µs/deleted")
 		b.ReportMetric(per(cat.list+cat.deleting), "list-µs/deleted")
-		b.ReportMetric(perDeleted*float64(wouldDelete)*scale, "extrap-prune-1M-s")
-		b.Logf("pruned %d environments: %d deleted in %v, %.0f µs/deleted (mark %.0f, target deletes %.0f, remove %.0f, list %.0f); "+
-			"EXTRAPOLATED to all %d environments (%d deletes): %v",
-			pruned*prunePruned, deleted, elapsed.Round(time.Millisecond), perDeleted*1e6,
+		b.ReportMetric(float64(peak)/mib, "peak-heap-MiB")
+		b.ReportMetric(float64(base)/mib, "base-heap-MiB")
+		b.Logf("pruned %d environments: %d of %d backups deleted in %v, %.0f µs/deleted (mark %.0f, target deletes %.0f, remove %.0f, list %.0f); "+
+			"peak HeapInuse %.1f MiB (%.1f MiB before); catalog file %.0f MiB",
+			pruneEnvs, deleted, records, elapsed.Round(time.Millisecond), per(elapsed),
 			per(cat.mark), per(tgt.delete), per(cat.remove), per(cat.list+cat.deleting),
-			pruneEnvs, int(float64(wouldDelete)*scale), time.Duration(perDeleted*float64(wouldDelete)*scale*float64(time.Second)).Round(time.Second))
+			float64(peak)/mib, float64(base)/mib, fileMiB(b, dbPath))
 	})
 }

@@ -99,15 +99,26 @@ func (a *app) rebuild(ctx context.Context, warn io.Writer) (added, present, skip
 			order = append(order, rec.ID)
 		}
 	}
-	for _, id := range order {
-		switch err := a.cat.Add(ctx, found[id]); {
-		case err == nil:
-			added++
-		case errors.Is(err, catalog.ErrExists):
-			present++
-		default:
-			fmt.Fprintf(warn, "skipping backup %s: %v\n", id, err)
-			skipped++
+	for chunk := range slices.Chunk(order, catalog.MaxBatch) {
+		recs := make([]catalog.Record, len(chunk))
+		for i, id := range chunk {
+			recs[i] = found[id]
+		}
+		// One transaction per chunk; a chunk refused is added one by one.
+		if err := a.cat.AddBatch(ctx, recs); err == nil {
+			added += len(recs)
+			continue
+		}
+		for _, id := range chunk {
+			switch err := a.cat.Add(ctx, found[id]); {
+			case err == nil:
+				added++
+			case errors.Is(err, catalog.ErrExists):
+				present++
+			default:
+				fmt.Fprintf(warn, "skipping backup %s: %v\n", id, err)
+				skipped++
+			}
 		}
 	}
 	return added, present, skipped, nil
