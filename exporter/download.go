@@ -162,11 +162,34 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 		if info.Size != stored.n {
 			return catalog.Record{}, fail(ReasonStorage, "%s: committed %s holds %d bytes, wrote %d", j.e.Targets[i].Name(), key, info.Size, stored.n)
 		}
-		rec.Locations = append(rec.Locations, catalog.Location{Target: j.e.Targets[i].Name(), URI: j.e.Targets[i].URI(key)})
+		if !(j.e.Spool && i == 0) {
+			rec.Locations = append(rec.Locations, catalog.Location{Target: j.e.Targets[i].Name(), URI: j.e.Targets[i].URI(key)})
+		}
 	}
 	committed = true
+	holders := j.e.Targets
+	if j.e.Spool {
+		holders = holders[1:]
+		defer j.removeFrom(j.e.Targets[0], key)
+	}
+	for _, t := range j.e.Archives {
+		if err := j.e.copyTo(ctx, t, key, stored.n); err != nil {
+			if j.e.Spool && len(rec.Locations) == 0 && t == j.e.Archives[len(j.e.Archives)-1] {
+				j.removeStored(key)
+				return catalog.Record{}, storageErr(t, "archive %s", key, err)
+			}
+			j.log.Error("archive copy failed; the backup is kept where it is stored", "target", t.Name(), "key", key, "error", err)
+			continue
+		}
+		holders = append(holders, t)
+		rec.Locations = append(rec.Locations, catalog.Location{Target: t.Name(), URI: t.URI(key)})
+	}
+	if len(rec.Locations) == 0 {
+		j.removeStored(key)
+		return catalog.Record{}, fail(ReasonStorage, "backup %s: no target holds it", key)
+	}
 	rec.CompletedAt = j.e.now().UTC()
-	if err := j.record(ctx, key, rec); err != nil {
+	if err := j.record(ctx, holders, key, rec); err != nil {
 		j.removeStored(key)
 		return catalog.Record{}, err
 	}
@@ -176,16 +199,43 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 	return rec, nil
 }
 
+// copyTo copies a committed backup from Targets[0] to an archive target
+// and checks the copy's size.
+func (e *Exporter) copyTo(ctx context.Context, t storage.Target, key string, size int64) error {
+	src, err := e.Targets[0].Open(ctx, key)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", key, err)
+	}
+	defer src.Close()
+	w, err := t.Create(ctx, key)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyBuffer(w, src, make([]byte, 256<<10)); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	info, err := w.Commit(ctx)
+	if err != nil {
+		_ = w.Abort()
+		return err
+	}
+	if info.Size != size {
+		return fmt.Errorf("copy of %s holds %d bytes, want %d", key, info.Size, size)
+	}
+	return nil
+}
+
 // record writes the manifest beside the backup on every target, then the
 // catalog record: the file is complete before anything points at it.
-func (j *job) record(ctx context.Context, key string, rec catalog.Record) error {
+func (j *job) record(ctx context.Context, holders []storage.Target, key string, rec catalog.Record) error {
 	manifest, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("encode manifest: %w", err)}
 	}
 	manifest = append(manifest, '\n')
 	mkey := storage.ManifestKey(key)
-	for _, t := range j.e.Targets {
+	for _, t := range holders {
 		if err := writeObject(ctx, t, mkey, manifest); err != nil {
 			return storageErr(t, "write manifest %s", mkey, err)
 		}
@@ -200,13 +250,18 @@ func (j *job) record(ctx context.Context, key string, rec catalog.Record) error 
 // removeStored deletes a committed backup and manifest that could not be
 // recorded, so a failed job leaves no file behind.
 func (j *job) removeStored(key string) {
+	for _, t := range append(append([]storage.Target{}, j.e.Targets...), j.e.Archives...) {
+		j.removeFrom(t, key)
+	}
+}
+
+// removeFrom deletes a backup and its manifest from one target.
+func (j *job) removeFrom(t storage.Target, key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, t := range j.e.Targets {
-		for _, k := range []string{storage.ManifestKey(key), key} {
-			if err := t.Delete(ctx, k); err != nil {
-				j.log.Error("remove unrecorded backup", "target", t.Name(), "key", k, "error", err)
-			}
+	for _, k := range []string{storage.ManifestKey(key), key} {
+		if err := t.Delete(ctx, k); err != nil {
+			j.log.Error("remove backup copy", "target", t.Name(), "key", k, "error", err)
 		}
 	}
 }

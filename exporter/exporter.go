@@ -57,10 +57,18 @@ type Progress struct {
 type Exporter struct {
 	API     API
 	Catalog Catalog
-	// Targets receive every backup; each must commit the file and its
-	// manifest before the backup is recorded.
+	// Targets receive every backup as it streams in; each must commit the
+	// file and its manifest before the backup is recorded.
 	Targets []storage.Target
-	Codec   codec.Codec
+	// Archives receive a copy of each backup once Targets[0] committed it
+	// (S3: off-site copies). A failed archive copy does not fail the job
+	// unless Spool is set: the backup is recorded with the locations that
+	// hold it, and CopyToArchives can add the missing ones later.
+	Archives []storage.Target
+	// Spool marks Targets[0] as a staging area for Archives only: its copy
+	// is removed once archived and never recorded as a location.
+	Spool bool
+	Codec codec.Codec
 
 	PollInterval    time.Duration // first status poll; default 2s
 	PollMaxInterval time.Duration // polls back off up to this; default 30s

@@ -19,6 +19,7 @@ import (
 	"github.com/builtfast/vectord/server"
 	"github.com/builtfast/vectord/storage"
 	"github.com/builtfast/vectord/storage/local"
+	"github.com/builtfast/vectord/storage/s3"
 	"github.com/builtfast/vectord/vectorapi"
 )
 
@@ -28,8 +29,10 @@ type app struct {
 	cfg     *config.Config
 	cat     *catalog.DB    // nil when a running daemon holds the catalog
 	remote  *server.Client // that daemon's control API, when cat is nil
-	targets []storage.Target
-	local   *local.Target
+	targets []storage.Target // every configured target, by location name
+	local   *local.Target    // storage.local, or the spool when only S3 is set
+	spool   bool             // local is a spool for S3, not a storage target
+	s3      storage.Target
 	codec   codec.Codec
 	log     *slog.Logger
 }
@@ -64,9 +67,6 @@ func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *
 		return nil, &usageError{err: fmt.Errorf("storage.compression: %w", err)}
 	}
 	a.codec = c
-	if cfg.Storage.S3 != nil {
-		return nil, usageErrorf("storage.s3: the S3 archive target is not available in this version of vectord; remove the section or use storage.local")
-	}
 	if cfg.Storage.Local != nil {
 		lt, err := local.New(cfg.Storage.Local.Path)
 		if err != nil {
@@ -75,8 +75,29 @@ func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *
 		a.local = lt
 		a.targets = append(a.targets, lt)
 	}
+	if c := cfg.Storage.S3; c != nil {
+		st, err := s3.New(s3.Options{
+			Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, Prefix: c.Prefix,
+			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+			StorageClass: c.StorageClass, ForcePathStyle: c.ForcePathStyle,
+		})
+		if err != nil {
+			return nil, &usageError{err: fmt.Errorf("storage.s3: %w", err)}
+		}
+		a.s3 = st
+		a.targets = append(a.targets, st)
+		if a.local == nil {
+			// S3 only: downloads are staged under state_dir and removed
+			// once uploaded.
+			spool, err := local.New(filepath.Join(cfg.StateDir, "spool"))
+			if err != nil {
+				return nil, fmt.Errorf("open the S3 spool under state_dir: %w", err)
+			}
+			a.local, a.spool = spool, true
+		}
+	}
 	if len(a.targets) == 0 {
-		return nil, usageErrorf("storage: no storage target configured (set storage.local.path)")
+		return nil, usageErrorf("storage: no storage target configured (set storage.local.path or storage.s3)")
 	}
 	dbPath := filepath.Join(cfg.StateDir, "catalog.db")
 	db, err := catalog.Open(dbPath, catalog.Options{Timeout: time.Second, ReadOnly: !writable})
@@ -171,10 +192,16 @@ func (a *app) client(observe func(op, code string)) (*vectorapi.Client, error) {
 
 // exporter builds the backup runner around a client.
 func (a *app) exporter(api exporter.API, obs exporter.Observer, gate exporter.Gate) *exporter.Exporter {
+	var archives []storage.Target
+	if a.s3 != nil {
+		archives = []storage.Target{a.s3}
+	}
 	return &exporter.Exporter{
 		API:             api,
 		Catalog:         a.cat,
-		Targets:         a.targets,
+		Targets:         []storage.Target{a.local},
+		Archives:        archives,
+		Spool:           a.spool,
 		Codec:           a.codec,
 		PollInterval:    a.cfg.API.PollInterval,
 		PollMaxInterval: a.cfg.API.PollMaxInterval,
