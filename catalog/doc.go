@@ -25,8 +25,9 @@
 // cursor walks one environment's backups in time order, and listing one
 // environment never touches the records of the others.
 //
-// Every logical change (adding a record with its index entry, marking,
-// removing a record with its index entry and mark, saving a job) is one
+// Every logical change (adding a record with its index entry, replacing a
+// record's locations, marking, removing a record with its index entry and
+// mark, saving a job) is one
 // bbolt transaction; the batch forms (AddBatch, MarkDeletingBatch,
 // RemoveBatch) make up to MaxBatch such changes in one transaction, so that
 // building or pruning a large catalog is not one fsync per backup. A

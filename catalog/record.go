@@ -127,10 +127,21 @@ func (r Record) Validate() error {
 	default:
 		bad = append(bad, fmt.Sprintf("compression %q is not zstd, gzip or none", r.Compression))
 	}
-	if len(r.Locations) == 0 {
+	bad = append(bad, locationProblems(r.Locations)...)
+	if len(bad) > 0 {
+		return fmt.Errorf("%w record: %s", ErrInvalid, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// locationProblems describes what is wrong with a record's locations: none
+// at all, or one without a target name ([a-z0-9][a-z0-9_-]*) or URI.
+func locationProblems(locs []Location) []string {
+	var bad []string
+	if len(locs) == 0 {
 		bad = append(bad, "locations is empty")
 	}
-	for i, l := range r.Locations {
+	for i, l := range locs {
 		if !nameRE.MatchString(l.Target) {
 			bad = append(bad, fmt.Sprintf("locations[%d].target %q is not a target name such as local or s3", i, l.Target))
 		}
@@ -138,10 +149,7 @@ func (r Record) Validate() error {
 			bad = append(bad, fmt.Sprintf("locations[%d].uri is empty", i))
 		}
 	}
-	if len(bad) > 0 {
-		return fmt.Errorf("%w record: %s", ErrInvalid, strings.Join(bad, "; "))
-	}
-	return nil
+	return bad
 }
 
 func validTrigger(t string) bool {

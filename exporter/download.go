@@ -179,6 +179,9 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 				return catalog.Record{}, storageErr(t, "archive %s", key, err)
 			}
 			j.log.Error("archive copy failed; the backup is kept where it is stored", "target", t.Name(), "key", key, "error", err)
+			if o := j.e.Observer; o != nil {
+				o.ArchiveFailed(j.req.Site, j.req.Environment, t.Name())
+			}
 			continue
 		}
 		holders = append(holders, t)

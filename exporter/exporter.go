@@ -38,10 +38,12 @@ type Gate interface {
 	Download(ctx context.Context, expiresAt time.Time) (release func(), err error)
 }
 
-// Observer receives timings. *metrics.Metrics satisfies it.
+// Observer receives timings and archive failures. *metrics.Metrics
+// satisfies it.
 type Observer interface {
 	ObservePhase(phase string, d time.Duration)
 	ObserveURLRemaining(d time.Duration)
+	ArchiveFailed(site, env, target string)
 }
 
 // Progress is a job's progress as a terminal shows it.

@@ -73,6 +73,8 @@ type Metrics struct {
 	deleted       *prometheus.CounterVec
 	deleteErrors  *prometheus.CounterVec
 	apiRequests   *prometheus.CounterVec
+	archiveFails  *prometheus.CounterVec
+	archivePend   *prometheus.GaugeVec
 	jobsRunning   prometheus.Gauge
 	jobsQueued    prometheus.Gauge
 	buildInfo     *prometheus.GaugeVec
@@ -179,6 +181,14 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "vectord_api_requests_total",
 			Help: "Requests sent to the Vector API, by operation and HTTP status code (\"error\" when no response arrived).",
 		}, []string{"operation", "code"}),
+		archiveFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vectord_archive_upload_failures_total",
+			Help: "Failed copies of a stored backup to an archive target; the backup stays where it is stored and the copy is retried.",
+		}, target),
+		archivePend: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vectord_archive_pending_backups",
+			Help: "Backups of the environment in the catalog that an archive target does not hold yet, as of the last archive attempt.",
+		}, target),
 		jobsRunning: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vectord_jobs_running",
 			Help: "Backup jobs currently exporting, downloading or storing.",
@@ -199,6 +209,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		m.lastSuccess.MetricVec, m.lastFailure.MetricVec, m.lastSize.MetricVec, m.lastDuration.MetricVec,
 		m.nextRun.MetricVec, m.interval.MetricVec,
 		m.stored.MetricVec, m.storedBytes.MetricVec, m.deleted.MetricVec, m.deleteErrors.MetricVec,
+		m.archiveFails.MetricVec, m.archivePend.MetricVec,
 	}
 
 	if version == "" {
@@ -214,7 +225,8 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.runs, m.failures, m.lastSuccess, m.lastFailure, m.lastSize, m.lastDuration,
 		m.nextRun, m.interval, m.phase, m.urlRemaining, m.stored, m.storedBytes,
-		m.deleted, m.deleteErrors, m.apiRequests, m.jobsRunning, m.jobsQueued, m.buildInfo,
+		m.deleted, m.deleteErrors, m.archiveFails, m.archivePend, m.apiRequests,
+		m.jobsRunning, m.jobsQueued, m.buildInfo,
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -351,6 +363,27 @@ func (m *Metrics) RetentionDeleteFailed(site, env, target string) {
 		return
 	}
 	m.deleteErrors.WithLabelValues(site, env, target).Inc()
+}
+
+// ArchiveFailed counts one failed copy of a stored backup of an environment
+// to an archive target (such as "s3").
+func (m *Metrics) ArchiveFailed(site, env, target string) {
+	if m == nil {
+		return
+	}
+	m.archiveFails.WithLabelValues(site, env, target).Inc()
+}
+
+// SetArchivePending sets the number of backups of an environment that the
+// archive target does not hold yet; n below 0 is recorded as 0. It also
+// creates the target's archive failure counter at zero, so that increase()
+// sees its first failure.
+func (m *Metrics) SetArchivePending(site, env, target string, n int) {
+	if m == nil {
+		return
+	}
+	m.archivePend.WithLabelValues(site, env, target).Set(float64(max(n, 0)))
+	m.archiveFails.WithLabelValues(site, env, target)
 }
 
 // StoredBackup is what Rebuild needs to know of one live catalog record.

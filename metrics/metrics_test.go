@@ -50,6 +50,15 @@ var wantMetrics = map[string]contractMetric{
 	"vectord_build_info":                            {"gauge", []string{"version", "goversion"}},
 }
 
+// proposedMetrics are proposed additions to CONTRACT §8, not yet in it:
+// the archive copy to S3 that follows a backup's local commit. They are the
+// only vectord metrics allowed outside §8; TestContractMetrics checks their
+// types and labels as it checks the contract's.
+var proposedMetrics = map[string]contractMetric{
+	"vectord_archive_upload_failures_total": {"counter", []string{"site", "environment", "target"}},
+	"vectord_archive_pending_backups":       {"gauge", []string{"site", "environment", "target"}},
+}
+
 // contractPath is CONTRACT.md as seen from this package's directory, both
 // in the development checkout and in CI.
 const contractPath = "../../shared/CONTRACT.md"
@@ -90,17 +99,22 @@ func recordAll(m *Metrics) {
 	m.SetStored("acme", "production", "s3", 3, 3000)
 	m.RetentionDeleted("acme", "production", "local")
 	m.RetentionDeleteFailed("acme", "production", "s3")
+	m.SetArchivePending("acme", "production", "s3", 2)
+	m.ArchiveFailed("acme", "production", "s3")
 }
 
 // vectordNames lists every vectord metric whose values the golden file
 // pins: all of CONTRACT §8 but build_info, whose goversion label depends on
-// the toolchain (TestBuildInfo checks it).
+// the toolchain (TestBuildInfo checks it), and the proposed additions.
 func vectordNames() []string {
 	var names []string
 	for name := range wantMetrics {
 		if name != "vectord_build_info" {
 			names = append(names, name)
 		}
+	}
+	for name := range proposedMetrics {
+		names = append(names, name)
 	}
 	slices.Sort(names)
 	return names
@@ -190,6 +204,8 @@ func TestNilReceiver(t *testing.T) {
 	m.SetStored("a", "b", "local", 1, 1)
 	m.RetentionDeleted("a", "b", "local")
 	m.RetentionDeleteFailed("a", "b", "local")
+	m.ArchiveFailed("a", "b", "s3")
+	m.SetArchivePending("a", "b", "s3", 1)
 	m.Rebuild([]StoredBackup{{Site: "a", Environment: "b", CompletedAt: t1}})
 	m.Forget("a", "b")
 }
@@ -282,6 +298,72 @@ func TestSetSchedule(t *testing.T) {
 	m.SetSchedule("acme", "production", time.Time{}, 6*time.Hour)
 	if _, ok := value(t, reg, "vectord_backup_next_run_timestamp_seconds", env); ok {
 		t.Error("next run series present after SetSchedule with zero next, want removed")
+	}
+}
+
+func TestArchive(t *testing.T) {
+	l := map[string]string{"site": "acme", "environment": "production", "target": "s3"}
+	tests := []struct {
+		name                string
+		record              func(m *Metrics)
+		wantPending         float64
+		wantPendingPresent  bool
+		wantFailures        float64
+		wantFailuresPresent bool
+	}{
+		{
+			name:                "pending set creates the failure counter at zero",
+			record:              func(m *Metrics) { m.SetArchivePending("acme", "production", "s3", 3) },
+			wantPending:         3,
+			wantPendingPresent:  true,
+			wantFailuresPresent: true,
+		},
+		{
+			name: "failures count, pending follows the last attempt",
+			record: func(m *Metrics) {
+				m.SetArchivePending("acme", "production", "s3", 1)
+				m.ArchiveFailed("acme", "production", "s3")
+				m.ArchiveFailed("acme", "production", "s3")
+				m.SetArchivePending("acme", "production", "s3", 2)
+			},
+			wantPending:         2,
+			wantPendingPresent:  true,
+			wantFailures:        2,
+			wantFailuresPresent: true,
+		},
+		{
+			name: "caught up",
+			record: func(m *Metrics) {
+				m.SetArchivePending("acme", "production", "s3", 4)
+				m.SetArchivePending("acme", "production", "s3", 0)
+			},
+			wantPendingPresent:  true,
+			wantFailuresPresent: true,
+		},
+		{
+			name:                "negative pending recorded as zero",
+			record:              func(m *Metrics) { m.SetArchivePending("acme", "production", "s3", -1) },
+			wantPendingPresent:  true,
+			wantFailuresPresent: true,
+		},
+		{
+			name:                "failure before any pending count",
+			record:              func(m *Metrics) { m.ArchiveFailed("acme", "production", "s3") },
+			wantFailures:        1,
+			wantFailuresPresent: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, reg := newMetrics(t)
+			tt.record(m)
+			if v, ok := value(t, reg, "vectord_archive_pending_backups", l); ok != tt.wantPendingPresent || v != tt.wantPending {
+				t.Errorf("vectord_archive_pending_backups = %v (present %v), want %v (present %v)", v, ok, tt.wantPending, tt.wantPendingPresent)
+			}
+			if v, ok := value(t, reg, "vectord_archive_upload_failures_total", l); ok != tt.wantFailuresPresent || v != tt.wantFailures {
+				t.Errorf("vectord_archive_upload_failures_total = %v (present %v), want %v (present %v)", v, ok, tt.wantFailures, tt.wantFailuresPresent)
+			}
+		})
 	}
 }
 
@@ -471,9 +553,24 @@ func TestContractMetrics(t *testing.T) {
 			}
 		})
 	}
+	// The proposed additions are the only vectord metrics outside §8.
+	for name, want := range proposedMetrics {
+		t.Run(name, func(t *testing.T) {
+			if _, ok := wantMetrics[name]; ok {
+				t.Fatalf("%s is in CONTRACT §8 now; move it from proposedMetrics to wantMetrics", name)
+			}
+			g, ok := got[name]
+			if !ok {
+				t.Fatalf("%s not registered", name)
+			}
+			if diff := cmp.Diff(want, g); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", name, diff)
+			}
+		})
+	}
 	for name := range got {
-		if strings.HasPrefix(name, "vectord_") && wantMetrics[name].Type == "" {
-			t.Errorf("%s registered but not in CONTRACT §8", name)
+		if strings.HasPrefix(name, "vectord_") && wantMetrics[name].Type == "" && proposedMetrics[name].Type == "" {
+			t.Errorf("%s registered but neither in CONTRACT §8 nor a proposed addition", name)
 		}
 	}
 
@@ -564,7 +661,11 @@ func registered(t testing.TB, g prometheus.Gatherer) map[string]contractMetric {
 				labels = append(labels, lp.GetName())
 			}
 		}
-		if want, ok := wantMetrics[mf.GetName()]; ok {
+		want, ok := wantMetrics[mf.GetName()]
+		if !ok {
+			want, ok = proposedMetrics[mf.GetName()]
+		}
+		if ok {
 			// Gather sorts label names; compare in the contract's order.
 			slices.SortFunc(labels, func(a, b string) int {
 				return slices.Index(want.Labels, a) - slices.Index(want.Labels, b)

@@ -27,6 +27,8 @@ const (
 // wantAlerts are the alerts users are promised; the README's runbook has a
 // section for each.
 var wantAlerts = []string{
+	"ArchiveBehind",
+	"ArchiveUploadFailing",
 	"BackupFailing",
 	"BackupNeverSucceeded",
 	"BackupSizeDropped",
@@ -360,6 +362,8 @@ func exposedNames(t testing.TB) map[string]bool {
 	m.SetStored("s", "e", "local", 1, 1)
 	m.RetentionDeleted("s", "e", "local")
 	m.RetentionDeleteFailed("s", "e", "local")
+	m.SetArchivePending("s", "e", "s3", 1)
+	m.ArchiveFailed("s", "e", "s3")
 
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -158,6 +158,11 @@ func (d *daemon) run(ctx context.Context) error {
 	srvCtx, stopSrv := context.WithCancel(gctx)
 	defer stopSrv()
 	g.Go(func() error { return d.sched.Run(loopCtx) })
+	g.Go(func() error {
+		// Archive copies that failed before the last stop.
+		d.archivePending(loopCtx, catalog.Filter{})
+		return nil
+	})
 	g.Go(func() error { return d.srv.Serve(srvCtx, ln) })
 	g.Go(func() error {
 		for {
@@ -227,6 +232,7 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 	d.log.Info("backup succeeded", "site", e.Site, "environment", e.Name, "job_id", j.ID,
 		"backup_id", rec.ID, "bytes", rec.SizeBytes, "duration", time.Since(start).Round(time.Millisecond))
 	d.app.applyRetention(ctx, e, d.met)
+	d.archivePending(ctx, catalog.Filter{Site: e.Site, Environment: e.Name})
 	if err := d.rebuildMetrics(ctx); err != nil {
 		d.log.Warn("refresh stored-backup metrics", "error", err)
 	}
@@ -396,4 +402,43 @@ func recentExports(ctx context.Context, cat *catalog.DB) ([]time.Time, error) {
 		}
 	}
 	return recent, nil
+}
+
+// archivePending copies the backups that f selects to the archive targets
+// that lack them (an upload that failed earlier), and sets the pending gauge
+// of every environment it looked at.
+func (d *daemon) archivePending(ctx context.Context, f catalog.Filter) {
+	if len(d.ex.Archives) == 0 || d.ex.Spool {
+		return
+	}
+	recs, err := d.app.cat.List(ctx, f)
+	if err != nil {
+		d.log.Warn("list backups to archive", "error", err)
+		return
+	}
+	pending := map[[3]string]int{}
+	for _, e := range d.config().Environments() {
+		if (f.Site == "" || f.Site == e.Site) && (f.Environment == "" || f.Environment == e.Name) {
+			for _, t := range d.ex.Archives {
+				pending[[3]string{e.Site, e.Name, t.Name()}] = 0
+			}
+		}
+	}
+	for _, r := range recs {
+		if len(d.ex.Missing(r)) == 0 {
+			continue
+		}
+		updated, err := d.ex.Archive(ctx, r, d.app.cat)
+		if err != nil {
+			d.log.Warn("archive copy failed; will retry", "backup_id", r.ID, "site", r.Site, "environment", r.Environment, "error", err)
+		} else {
+			d.log.Info("backup archived", "backup_id", r.ID, "site", r.Site, "environment", r.Environment)
+		}
+		for _, t := range d.ex.Missing(updated) {
+			pending[[3]string{r.Site, r.Environment, t.Name()}]++
+		}
+	}
+	for k, n := range pending {
+		d.met.SetArchivePending(k[0], k[1], k[2], n)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -429,4 +430,53 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestFailedArchiveIsRetried: with local and S3 storage, an S3 upload that
+// fails leaves the backup stored locally and recorded with its local
+// location, counts in the metrics, and is copied by the next daemon.
+func TestFailedArchiveIsRetried(t *testing.T) {
+	s3cfg := s3Config(t)
+	e := newE2E(t, e2eOptions{defaults: `schedule: "@every 1h"`, sites: `  - name: globex
+    id: "1002"
+`})
+	raw, _ := os.ReadFile(e.cfg)
+	good := strings.Replace(string(raw), "storage:\n  local:\n", "storage:\n"+s3cfg+"  local:\n", 1)
+	secret := os.Getenv("VECTORD_S3_SECRET_KEY")
+	bad := strings.Replace(good, "secret_access_key: "+secret, "secret_access_key: wrong-secret-0000", 1)
+	os.WriteFile(e.cfg, []byte(bad), 0o600)
+
+	p := e.start()
+	e.waitFor("the start-up backup", 20*time.Second, func() bool { return len(e.apiRecords()) == 1 })
+	metrics := scrape("http://" + e.listen + "/metrics")
+	// The job's own upload and the retry after it both fail.
+	if !regexp.MustCompile(`(?m)^vectord_archive_upload_failures_total\{environment="development",site="globex",target="s3"\} [1-9]`).MatchString(metrics) {
+		t.Errorf("/metrics shows no archive upload failure:\n%s", metrics)
+	}
+	if want := `vectord_archive_pending_backups{environment="development",site="globex",target="s3"} 1`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	p.stop(t, syscall.SIGTERM, 20*time.Second)
+	recs := e.records()
+	if len(recs) != 1 || len(recs[0].Locations) != 1 || recs[0].Locations[0].Target != "local" {
+		t.Fatalf("after a failed upload: %+v, want one backup stored locally", recs)
+	}
+	if strings.Contains(p.stderr.String(), "wrong-secret-0000") {
+		t.Error("the S3 secret reached the log")
+	}
+
+	os.WriteFile(e.cfg, []byte(good), 0o600)
+	p = e.start()
+	e.waitFor("the archive copy", 20*time.Second, func() bool {
+		r := e.apiRecords()
+		return len(r) == 1 && len(r[0].Locations) == 2
+	})
+	e.waitFor("the pending gauge to clear", 5*time.Second, func() bool {
+		return strings.Contains(scrape("http://"+e.listen+"/metrics"),
+			`vectord_archive_pending_backups{environment="development",site="globex",target="s3"} 0`)
+	})
+	p.stop(t, syscall.SIGTERM, 20*time.Second)
+	if recs := e.records(); len(recs) != 1 || recs[0].Locations[1].Target != "s3" {
+		t.Errorf("after the retry: %+v, want local and s3", recs)
+	}
 }
