@@ -27,8 +27,8 @@ import (
 // storage targets and, for commands that talk to the API, the client.
 type app struct {
 	cfg     *config.Config
-	cat     *catalog.DB    // nil when a running daemon holds the catalog
-	remote  *server.Client // that daemon's control API, when cat is nil
+	cat     *catalog.DB      // nil when a running daemon holds the catalog
+	remote  *server.Client   // that daemon's control API, when cat is nil
 	targets []storage.Target // every configured target, by location name
 	local   *local.Target    // storage.local, or the spool when only S3 is set
 	spool   bool             // local is a spool for S3, not a storage target
