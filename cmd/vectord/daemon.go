@@ -22,6 +22,7 @@ import (
 	"github.com/builtfast/vectord/scheduler"
 	"github.com/builtfast/vectord/sdnotify"
 	"github.com/builtfast/vectord/server"
+	"github.com/builtfast/vectord/storage/s3"
 )
 
 // runDaemon: vectord run — scheduled backups and the HTTP endpoints until
@@ -143,6 +144,7 @@ func (d *daemon) run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	d.checkArchive(ctx)
 	d.log.Info("vectord started", "version", version, "listen", ln.Addr().String(),
 		"environments", len(d.config().Environments()), "catalog", d.app.cat.Path())
 
@@ -440,5 +442,27 @@ func (d *daemon) archivePending(ctx context.Context, f catalog.Filter) {
 	}
 	for k, n := range pending {
 		d.met.SetArchivePending(k[0], k[1], k[2], n)
+	}
+}
+
+// checkArchive reports an unreachable S3 archive at start-up (backups still
+// go to local storage and are copied later) and aborts multipart uploads an
+// earlier process left unfinished: S3's counterpart of removing .partial
+// files.
+func (d *daemon) checkArchive(ctx context.Context) {
+	st, ok := d.app.s3.(*s3.Target)
+	if !ok {
+		return
+	}
+	if err := st.Check(ctx); err != nil {
+		d.log.Error("S3 archive unreachable; backups are copied once it answers", "error", err)
+		return
+	}
+	aborted, err := st.AbortIncomplete(ctx, time.Now().Add(-time.Hour))
+	if err != nil {
+		d.log.Warn("abort unfinished S3 uploads", "error", err)
+	}
+	for _, key := range aborted {
+		d.log.Info("aborted unfinished S3 upload", "key", key)
 	}
 }
