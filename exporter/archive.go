@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -61,19 +60,14 @@ func (e *Exporter) Archive(ctx context.Context, rec catalog.Record, cat Location
 	if !added {
 		return rec, firstErr
 	}
-	manifest, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return rec, err
-	}
-	manifest = append(manifest, '\n')
-	for _, loc := range rec.Locations {
-		for _, t := range append(append([]storage.Target{}, e.Targets...), e.Archives...) {
-			if t.Name() == loc.Target {
-				if err := writeObject(ctx, t, storage.ManifestKey(key), manifest); err != nil {
-					return rec, fmt.Errorf("%s: write manifest of %s: %w", t.Name(), rec.ID, err)
-				}
-			}
+	var holders []storage.Target
+	for _, t := range append(append([]storage.Target{}, e.Targets...), e.Archives...) {
+		if slices.ContainsFunc(rec.Locations, func(l catalog.Location) bool { return l.Target == t.Name() }) {
+			holders = append(holders, t)
 		}
+	}
+	if err := writeManifests(ctx, holders, key, rec); err != nil {
+		return rec, err
 	}
 	if err := cat.SetLocations(ctx, rec.ID, rec.Locations); err != nil {
 		return rec, fmt.Errorf("record locations of %s: %w", rec.ID, err)

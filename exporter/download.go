@@ -232,16 +232,8 @@ func (e *Exporter) copyTo(ctx context.Context, t storage.Target, key string, siz
 // record writes the manifest beside the backup on every target, then the
 // catalog record: the file is complete before anything points at it.
 func (j *job) record(ctx context.Context, holders []storage.Target, key string, rec catalog.Record) error {
-	manifest, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("encode manifest: %w", err)}
-	}
-	manifest = append(manifest, '\n')
-	mkey := storage.ManifestKey(key)
-	for _, t := range holders {
-		if err := writeObject(ctx, t, mkey, manifest); err != nil {
-			return storageErr(t, "write manifest %s", mkey, err)
-		}
+	if err := writeManifests(ctx, holders, key, rec); err != nil {
+		return err
 	}
 	if err := j.e.Catalog.Add(ctx, rec); err != nil {
 		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("record backup %s: %w", rec.ID, err)}
@@ -267,6 +259,23 @@ func (j *job) removeFrom(t storage.Target, key string) {
 			j.log.Error("remove backup copy", "target", t.Name(), "key", k, "error", err)
 		}
 	}
+}
+
+// writeManifests writes rec as the manifest beside the backup at key on
+// every holder, so the catalog can be rebuilt from storage alone.
+func writeManifests(ctx context.Context, holders []storage.Target, key string, rec catalog.Record) error {
+	manifest, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("encode manifest: %w", err)}
+	}
+	manifest = append(manifest, '\n')
+	mkey := storage.ManifestKey(key)
+	for _, t := range holders {
+		if err := writeObject(ctx, t, mkey, manifest); err != nil {
+			return storageErr(t, "write manifest %s", mkey, err)
+		}
+	}
+	return nil
 }
 
 func writeObject(ctx context.Context, t storage.Target, key string, data []byte) error {
