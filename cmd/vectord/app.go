@@ -100,6 +100,17 @@ func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *
 		return nil, usageErrorf("storage: no storage target configured (set storage.local.path or storage.s3)")
 	}
 	dbPath := filepath.Join(cfg.StateDir, "catalog.db")
+	if !writable && !fileExists(dbPath) {
+		// No backup taken yet: create the empty catalog so that reading
+		// it shows nothing rather than an error.
+		db, err := catalog.Open(dbPath, catalog.Options{Timeout: time.Second})
+		if err != nil && !errors.Is(err, catalog.ErrLocked) {
+			return nil, err
+		}
+		if err == nil {
+			db.Close()
+		}
+	}
 	db, err := catalog.Open(dbPath, catalog.Options{Timeout: time.Second, ReadOnly: !writable})
 	if errors.Is(err, catalog.ErrLocked) && !writable {
 		// A daemon holds the catalog: read it through the daemon instead.

@@ -476,3 +476,16 @@ func TestCatalogRebuild(t *testing.T) {
 		t.Errorf("list --json after rebuilding a corrupt catalog differs")
 	}
 }
+
+func TestReadingCommandsOnAFreshInstall(t *testing.T) {
+	f := newFixture(t)
+	if code, out, errs := f.vectord("list", "--json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("list --json before any backup = %d %q %q, want [] and 0", code, out, errs)
+	}
+	if code, _, errs := f.vectord("verify"); code != 0 {
+		t.Errorf("verify before any backup = %d %q, want 0", code, errs)
+	}
+	if code, _, errs := f.vectord("cat", "01m8hr51k1vgtp28yk26019b1b"); code != 1 || !strings.Contains(errs, "no backup with id") {
+		t.Errorf("cat of an unknown id = %d %q", code, errs)
+	}
+}
