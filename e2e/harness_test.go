@@ -3,9 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -87,6 +93,13 @@ type options struct {
 	retention string // defaults.retention as a YAML flow mapping; "" keeps the built-in default
 	sites     string // the sites list; default defaultSites
 	extra     string // top-level YAML appended verbatim
+	// storage is YAML added to the storage section beside local, indented
+	// two spaces (compression, s3).
+	storage string
+	// shutdownTimeout is shutdown_timeout; default 20s.
+	shutdownTimeout string
+	// dbOpsPerHour is api.db_operations_per_hour; default 1000.
+	dbOpsPerHour int
 }
 
 // fixture is one simulated account plus the directory and configuration of
@@ -94,6 +107,8 @@ type options struct {
 type fixture struct {
 	t       *testing.T
 	sim     *vectorsim.Server
+	dumps   *dumpLog // the simulator's database; nil in fixtures built elsewhere
+	tap     *apiTap  // between the daemon and the simulator; nil likewise
 	apiURL  string
 	dir     string // holds config.yaml, state/ and backups/
 	cfgPath string
@@ -106,13 +121,15 @@ func newFixture(t *testing.T, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := vectorsim.New(vectorsim.Options{Token: testToken, TempDir: dir, DumpSize: 16 << 10})
+	dumps := newDumpLog(16 << 10)
+	sim := vectorsim.New(vectorsim.Options{Token: testToken, TempDir: dir, DumpSize: 16 << 10, Backend: dumps})
 	sim.AddSite(acmeID, "2001")
 	sim.AddSite(globexID)
-	srv := httptest.NewServer(sim)
+	tap := newAPITap(sim)
+	srv := httptest.NewServer(tap)
 	t.Cleanup(srv.Close)
 	f := &fixture{
-		t: t, sim: sim, apiURL: srv.URL + "/api/v1/vector", dir: dir,
+		t: t, sim: sim, dumps: dumps, tap: tap, apiURL: srv.URL + "/api/v1/vector", dir: dir,
 		cfgPath: filepath.Join(dir, "config.yaml"), listen: freeAddr(t),
 	}
 	f.writeConfig(o)
@@ -129,6 +146,12 @@ func (f *fixture) writeConfig(o options) {
 	if o.sites == "" {
 		o.sites = defaultSites
 	}
+	if o.shutdownTimeout == "" {
+		o.shutdownTimeout = "20s"
+	}
+	if o.dbOpsPerHour == 0 {
+		o.dbOpsPerHour = 1000
+	}
 	retention := ""
 	if o.retention != "" {
 		retention = "  retention: " + o.retention + "\n"
@@ -139,20 +162,20 @@ func (f *fixture) writeConfig(o options) {
   poll_interval: 20ms
   poll_max_interval: 100ms
   requests_per_minute: 6000
-  db_operations_per_hour: 1000
+  db_operations_per_hour: %d
 state_dir: %s
 storage:
   local:
     path: %s
-server:
+%sserver:
   listen: %s
-shutdown_timeout: 20s
+shutdown_timeout: %s
 defaults:
   schedule: %q
   jitter: 0s
 %s%ssites:
-%s`, f.apiURL, testToken, filepath.Join(f.dir, "state"), f.backupRoot(), f.listen,
-		o.schedule, retention, o.extra, o.sites)
+%s`, f.apiURL, testToken, o.dbOpsPerHour, filepath.Join(f.dir, "state"), f.backupRoot(), o.storage, f.listen,
+		o.shutdownTimeout, o.schedule, retention, o.extra, o.sites)
 	if err := os.WriteFile(f.cfgPath, []byte(cfg), 0o600); err != nil {
 		f.t.Fatal(err)
 	}
@@ -489,4 +512,362 @@ func tool(t testing.TB, name string) string {
 		t.Fatalf("%s not found on PATH (Debian package prometheus; scripts/deps.sh installs it)", name)
 	}
 	return ""
+}
+
+// dumpLog is the simulator's database: it serves the dumps the simulator's
+// default backend would (vectorsim.Dump seeded by site, environment and a
+// per-environment count) and keeps each one's SHA-256, so a test can check
+// that a stored backup holds exactly what the API exported.
+type dumpLog struct {
+	size atomic.Int64
+
+	mu   sync.Mutex
+	n    map[vectorsim.EnvKey]int
+	sums map[vectorsim.EnvKey][]string
+}
+
+var _ vectorsim.Backend = (*dumpLog)(nil)
+
+func newDumpLog(size int64) *dumpLog {
+	d := &dumpLog{n: map[vectorsim.EnvKey]int{}, sums: map[vectorsim.EnvKey][]string{}}
+	d.size.Store(size)
+	return d
+}
+
+// setSize sets the plain-SQL size of the dumps of exports completing from
+// now on.
+func (d *dumpLog) setSize(n int64) { d.size.Store(n) }
+
+func (d *dumpLog) Export(ctx context.Context, siteID, envID string) (vectorsim.Body, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	k := vectorsim.EnvKey{Site: siteID, Env: envID}
+	d.mu.Lock()
+	d.n[k]++
+	n := d.n[k]
+	d.mu.Unlock()
+	body := vectorsim.Dump(fmt.Sprintf("%s/%s/%d", siteID, envID, n), d.size.Load(), vectorsim.MySQL)
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(body, 0, body.Size())); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.sums[k] = append(d.sums[k], hex.EncodeToString(h.Sum(nil)))
+	d.mu.Unlock()
+	return body, nil
+}
+
+func (d *dumpLog) Import(ctx context.Context, siteID, envID string, sql io.Reader) error {
+	_, err := io.Copy(io.Discard, sql)
+	return err
+}
+
+// last returns the SHA-256 of the newest dump served for a database (envID
+// "" is the development database), "" if none.
+func (d *dumpLog) last(siteID, envID string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.sums[vectorsim.EnvKey{Site: siteID, Env: envID}]
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
+}
+
+// tapRequest is one request the simulator received through an apiTap.
+type tapRequest struct {
+	Site   string // the site id; for downloads, the site of the export
+	Op     string // "export", "status", "download" or "other"
+	Range  string // a download's Range header
+	Status int    // the answer's status; 0 when the connection closed without one
+	At     time.Time
+}
+
+// apiTap stands between the daemon and the simulator: it logs every request
+// with its answer's status, and adds faults the simulator has no knob for
+// (export answers held back, downloads announcing fewer bytes than they
+// carry) and hooks that change faults at a precise moment.
+type apiTap struct {
+	next http.Handler
+
+	mu          sync.Mutex
+	reqs        []tapRequest
+	exportSite  map[string]string // export id → site id, learned from status paths
+	holds       map[string]*answerHold
+	short       map[string]int64 // site id → bytes to leave out of Content-Length
+	afterExport map[string]func()
+}
+
+// answerHold keeps the answers of a site's export requests.
+type answerHold struct {
+	held    chan struct{} // one value per held answer
+	release chan struct{} // closed by release
+}
+
+func newAPITap(next http.Handler) *apiTap {
+	return &apiTap{next: next, exportSite: map[string]string{}, holds: map[string]*answerHold{},
+		short: map[string]int64{}, afterExport: map[string]func(){}}
+}
+
+// holdExportAnswers makes the simulator carry out siteID's export requests
+// while the tap keeps their answers until release is called (then they go
+// out) or the client goes away (then they are lost). held receives once per
+// answer kept.
+func (a *apiTap) holdExportAnswers(siteID string) (held <-chan struct{}, release func()) {
+	h := &answerHold{held: make(chan struct{}, 16), release: make(chan struct{})}
+	a.mu.Lock()
+	a.holds[siteID] = h
+	a.mu.Unlock()
+	var once sync.Once
+	return h.held, func() {
+		once.Do(func() {
+			a.mu.Lock()
+			delete(a.holds, siteID)
+			a.mu.Unlock()
+			close(h.release)
+		})
+	}
+}
+
+// announceShort makes whole-object downloads of siteID's exports announce
+// n bytes fewer in Content-Length than their body carries: a body longer
+// than its Content-Length, which the simulator cannot serve.
+func (a *apiTap) announceShort(siteID string, n int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.short[siteID] = n
+}
+
+// onExportAnswered runs fn once, after the simulator answered siteID's
+// next export request and before the answer reaches the client.
+func (a *apiTap) onExportAnswered(siteID string, fn func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.afterExport[siteID] = fn
+}
+
+// requests returns the logged requests of siteID with operation op that
+// arrived at or after since.
+func (a *apiTap) requests(siteID, op string, since time.Time) []tapRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []tapRequest
+	for _, r := range a.reqs {
+		if r.Site == siteID && r.Op == op && !r.At.Before(since) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// classify names the operation of a request and its site, from the path.
+func (a *apiTap) classify(r *http.Request) (site, op string) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/s3/"); ok {
+		if r.Method != http.MethodGet {
+			return "", "other"
+		}
+		name := rest[strings.LastIndexByte(rest, '/')+1:]
+		id := strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".sql")
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.exportSite[id], "download"
+	}
+	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/v1/vector"), "/"), "/")
+	if len(segs) < 2 || segs[0] != "sites" {
+		return "", "other"
+	}
+	site = segs[1]
+	rest := segs[2:]
+	if len(rest) >= 2 && rest[0] == "environments" {
+		rest = rest[2:]
+	}
+	switch {
+	case r.Method == http.MethodPost && (slices.Equal(rest, []string{"database", "export"}) || slices.Equal(rest, []string{"db", "export"})):
+		return site, "export"
+	case r.Method == http.MethodGet && len(rest) == 3 && (rest[0] == "database" && rest[1] == "export" || rest[0] == "db" && rest[1] == "exports"):
+		a.mu.Lock()
+		a.exportSite[rest[2]] = site
+		a.mu.Unlock()
+		return site, "status"
+	}
+	return site, "other"
+}
+
+func (a *apiTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	site, op := a.classify(r)
+	entry := tapRequest{Site: site, Op: op, Range: r.Header.Get("Range"), At: time.Now()}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		entry.Status = sw.status
+		a.mu.Lock()
+		a.reqs = append(a.reqs, entry)
+		a.mu.Unlock()
+	}()
+	a.mu.Lock()
+	hold, short := a.holds[site], a.short[site]
+	var after func()
+	if op == "export" {
+		after = a.afterExport[site]
+		delete(a.afterExport, site)
+	}
+	a.mu.Unlock()
+	switch {
+	case op == "export" && hold != nil:
+		rec := httptest.NewRecorder()
+		a.next.ServeHTTP(rec, r)
+		hold.held <- struct{}{}
+		select {
+		case <-hold.release:
+			maps.Copy(sw.Header(), rec.Header())
+			sw.WriteHeader(rec.Code)
+			sw.Write(rec.Body.Bytes())
+		case <-r.Context().Done():
+		}
+	case op == "download" && short > 0 && r.Header.Get("Range") == "":
+		rec := httptest.NewRecorder()
+		a.next.ServeHTTP(rec, r)
+		if rec.Code != http.StatusOK {
+			maps.Copy(sw.Header(), rec.Header())
+			sw.WriteHeader(rec.Code)
+			sw.Write(rec.Body.Bytes())
+			return
+		}
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		defer conn.Close()
+		sw.status = http.StatusOK
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+			int64(rec.Body.Len())-short)
+		buf.Write(rec.Body.Bytes())
+		buf.Flush()
+	default:
+		a.next.ServeHTTP(sw, r)
+		if after != nil {
+			after()
+		}
+	}
+}
+
+// statusWriter remembers the status of an answer; Unwrap lets the
+// simulator flush and hijack the connection underneath.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// jobStatus is a job as GET /api/v1/jobs/{id} reports it.
+type jobStatus struct {
+	JobID    string `json:"job_id"`
+	State    string `json:"state"`
+	BackupID string `json:"backup_id"`
+	Error    string `json:"error"`
+}
+
+func (s jobStatus) done() bool { return s.State == "succeeded" || s.State == "failed" }
+
+// submit asks the running daemon for a manual backup of site/env through
+// POST /api/v1/backups and returns the job's id.
+func (f *fixture) submit(site, env string) string {
+	f.t.Helper()
+	body, _ := json.Marshal(map[string]string{"site": site, "environment": env, "trigger": "manual"})
+	resp, err := http.Post("http://"+f.listen+"/api/v1/backups", "application/json", bytes.NewReader(body))
+	if err != nil {
+		f.t.Fatalf("POST /api/v1/backups: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		JobID string `json:"job_id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusAccepted || out.JobID == "" {
+		f.t.Fatalf("POST /api/v1/backups for %s/%s = %d, %+v, %v; want 202 with a job id", site, env, resp.StatusCode, out, err)
+	}
+	return out.JobID
+}
+
+// job fetches a job's state from the running daemon.
+func (f *fixture) job(t testing.TB, id string) jobStatus {
+	t.Helper()
+	resp, err := http.Get("http://" + f.listen + "/api/v1/jobs/" + url.PathEscape(id))
+	if err != nil {
+		t.Fatalf("GET /api/v1/jobs/%s: %v", id, err)
+	}
+	defer resp.Body.Close()
+	var st jobStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/jobs/%s = %d, %v", id, resp.StatusCode, err)
+	}
+	return st
+}
+
+// waitJob polls a job until cond holds for its state, failing t after d.
+func (f *fixture) waitJob(t testing.TB, id string, d time.Duration, what string, cond func(jobStatus) bool) jobStatus {
+	t.Helper()
+	var st jobStatus
+	waitFor(t, "job "+id+" "+what, d, func() bool {
+		st = f.job(t, id)
+		return cond(st)
+	})
+	return st
+}
+
+// idle reports whether the daemon runs and queues no job.
+func (f *fixture) idle() bool {
+	fs := f.scrape()
+	running, _ := fs.value("vectord_jobs_running")
+	queued, _ := fs.value("vectord_jobs_queued")
+	return running == 0 && queued == 0
+}
+
+// vectord runs one vectord command with the fixture's configuration (or
+// the one given with --config in args) and returns its exit status and
+// output.
+func (f *fixture) vectord(t testing.TB, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	if !slices.Contains(args, "--config") {
+		args = append(args, "--config", f.cfgPath)
+	}
+	var out, errb bytes.Buffer
+	cmd := exec.Command(vectordBin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	// A binary built with -race sleeps a second before it exits, unless
+	// told not to.
+	cmd.Env = append(daemonEnv(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("run vectord %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+}
+
+// partials lists the .partial files under dir, relative to the backup
+// root ("" for all of it).
+func (f *fixture) partials(dir string) []string {
+	var out []string
+	filepath.WalkDir(filepath.Join(f.backupRoot(), dir), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".partial") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }

@@ -174,6 +174,10 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 	}
 	for _, t := range j.e.Archives {
 		if err := j.e.copyTo(ctx, t, key, stored.n); err != nil {
+			if ctx.Err() != nil {
+				j.removeStored(key)
+				return catalog.Record{}, context.Cause(ctx)
+			}
 			if j.e.Spool && len(rec.Locations) == 0 && t == j.e.Archives[len(j.e.Archives)-1] {
 				j.removeStored(key)
 				return catalog.Record{}, storageErr(t, "archive %s", key, err)

@@ -93,6 +93,10 @@ type Request struct {
 	// stopped): it is polled, not requested again.
 	ExportID          string
 	ExportRequestedAt time.Time
+	// StartedAt is when a resumed job first started: it names the backup
+	// file, so a copy the stopped daemon committed but did not record is
+	// replaced rather than orphaned. Zero means now.
+	StartedAt time.Time
 
 	Progress func(Progress)    // optional
 	OnState  func(catalog.Job) // optional: each persisted state change
@@ -149,6 +153,9 @@ type job struct {
 
 func (e *Exporter) newJob(req Request) *job {
 	now := e.now()
+	if !req.StartedAt.IsZero() {
+		now = req.StartedAt
+	}
 	if req.JobID == "" {
 		req.JobID = catalog.NewID(now)
 	}

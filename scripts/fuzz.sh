@@ -8,8 +8,11 @@
 # test files declare a `func Fuzz…`, so a new target is fuzzed without
 # editing this script. On a crash, go test writes the failing input under
 # the package's testdata/fuzz/<Target>/; the script prints that path and
-# the command that replays it, and exits 1. The seed corpora also run in
-# the normal `go test ./...`; this adds generated inputs.
+# the command that replays it, and exits 1. A target that fails only with
+# "context deadline exceeded" and writes no input hit a race in Go's own
+# fuzzing coordinator at the end of -fuzztime (golang/go#75804, fixed in Go
+# 1.27): it is reported and counted, not treated as a crash. The seed
+# corpora also run in the normal `go test ./...`; this adds generated inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,10 +63,20 @@ log "${#targets[@]} targets, ${seconds}s each"
 out="$(mktemp "${TMPDIR:-/tmp}/vectord-fuzz.XXXXXX")"
 trap 'rm -f "$out"' EXIT
 start=$SECONDS
+flaked=0
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	log "$pkg $name"
 	if ! go test -run '^$' -fuzz "^$name\$" -fuzztime "${seconds}s" "$pkg" >"$out" 2>&1; then
+		if grep -q '^--- FAIL: '"$name"' (' "$out" && grep -qx '[[:space:]]*context deadline exceeded' "$out" &&
+			! grep -q 'Failing input written to' "$out"; then
+			# Go's fuzzing coordinator sometimes reports its own -fuzztime
+			# deadline as a failure, with no input (golang/go#75804, fixed
+			# in Go 1.27): not a finding.
+			log "$pkg $name: the -fuzztime deadline was reported as a failure without an input (golang/go#75804); not a crash"
+			flaked=$((flaked + 1))
+			continue
+		fi
 		cat "$out" >&2
 		input="$(sed -n 's/.*Failing input written to \(testdata\/fuzz\/[^ ]*\).*/\1/p' "$out" | head -n1)"
 		if [ -n "$input" ]; then
@@ -76,4 +89,4 @@ for t in "${targets[@]}"; do
 	fi
 	grep -h 'elapsed:.*execs:' "$out" | tail -n1 | sed 's/^/    /' >&2 || true
 done
-log "all ${#targets[@]} targets passed in $((SECONDS - start))s"
+log "all ${#targets[@]} targets passed in $((SECONDS - start))s ($flaked stopped by golang/go#75804)"

@@ -22,4 +22,11 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# Known vulnerabilities reachable from vectord, from the Go vulnerability
+# database fetched through the module proxy (cached).
+scripts/vulncheck.sh
 go test -race -count=1 "$@" ./...
+# In CI, every fuzz target also runs for a short budget.
+if [ -n "${CI:-}" ]; then
+	scripts/fuzz.sh "${FUZZTIME:-5}"
+fi

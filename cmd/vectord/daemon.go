@@ -213,8 +213,16 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 		return "", err
 	}
 	start := time.Now()
+	var startedAt time.Time
+	if j.ExportID != "" {
+		// A resumed job keeps its first start time, and so its file name.
+		if cj, err := d.app.cat.Job(ctx, j.ID); err == nil {
+			startedAt = cj.CreatedAt
+		}
+	}
 	rec, err := d.ex.Run(ctx, exporter.Request{
-		JobID: j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
+		StartedAt: startedAt,
+		JobID:     j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
 		Trigger: j.Trigger, Reason: j.Reason, ExportTimeout: e.ExportTimeout,
 		ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt,
 		OnState: func(cj catalog.Job) { setState(cj.State) },
