@@ -302,7 +302,18 @@ func (j *job) waitCompleted(ctx context.Context) (vectorapi.Export, error) {
 			return exp, errExportGone
 		}
 		if err != nil {
-			return exp, classifyAPI(ReasonAPI, fmt.Errorf("query export %s: %w", id, err))
+			// The export runs on at the API whatever happens to one
+			// status query: keep polling until export_timeout, unless the
+			// token is refused or ctx ends.
+			if errors.Is(err, vectorapi.ErrUnauthorized) || ctx.Err() != nil || !j.e.now().Add(interval).Before(deadline) {
+				return exp, classifyAPI(ReasonAPI, fmt.Errorf("query export %s: %w", id, err))
+			}
+			j.log.Warn("export status query failed; polling again", "export_id", id, "error", err)
+			if err := sleep(ctx, interval); err != nil {
+				return exp, err
+			}
+			interval = min(interval*2, maxInterval)
+			continue
 		}
 		switch exp.Status {
 		case "completed":

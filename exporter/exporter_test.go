@@ -551,3 +551,20 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestLongServerErrorStormWhilePolling: more 5xx answers than the client
+// retries one query for still end in success while export_timeout allows.
+func TestLongServerErrorStormWhilePolling(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	req := h.request()
+	req.OnState = func(j catalog.Job) {
+		if j.State == "exporting" {
+			h.sim.SetFaults("", vectorsim.Faults{ServerErrors: 12})
+		}
+	}
+	rec, err := h.ex.Run(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	h.assertStored(rec, codec.Zstd)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/codec"
@@ -72,7 +73,10 @@ func (a *app) verify(ctx context.Context, r catalog.Record) error {
 			continue
 		}
 		if err := verifyCopy(ctx, t, key, c, r); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", loc.Target, err))
+			if !strings.HasPrefix(err.Error(), loc.Target+": ") {
+				err = fmt.Errorf("%s: %w", loc.Target, err)
+			}
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
