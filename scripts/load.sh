@@ -17,8 +17,6 @@
 # requests) and a summary. The environment tunes it: VECTORD_LOAD_ENVS,
 # VECTORD_LOAD_SCHEDULE, VECTORD_LOAD_DURATION, VECTORD_LOAD_WARMUP,
 # VECTORD_LOAD_TIGHT_DURATION, VECTORD_LOAD_SAMPLE, VECTORD_LOAD_DUMP_SIZE.
-# The daemon's own log lines are left out of the output unless a test
-# fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.26.10}"
@@ -34,14 +32,14 @@ all) run='^TestLoad(Fleet|TightBudget)$' ;;
 esac
 
 echo "load: $(nproc) CPUs, $(go version), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+log=$(mktemp -t vectord-load.XXXXXX)
 status=0
-VECTORD_LOAD=1 go test -count=1 -v -timeout 30m -run "$run" ./e2e/ >"$out" 2>&1 || status=$?
-if [ "$status" -eq 0 ]; then
-	# The daemon logs one JSON line per step; keep the report readable.
-	grep -v '^ *{"time":' "$out"
-else
-	cat "$out"
+# The daemon logs one JSON line per step (printed only when a test fails);
+# the full output stays in $log.
+VECTORD_LOAD=1 go test -count=1 -v -timeout 30m -run "$run" ./e2e/ 2>&1 |
+	tee "$log" | grep --line-buffered -v '^ *{"time":' || status=${PIPESTATUS[0]}
+if [ "$status" -ne 0 ]; then
+	echo "load: failed; the full output, with the daemon's log, is in $log" >&2
+	exit "$status"
 fi
-exit "$status"
+rm -f "$log"

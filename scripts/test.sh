@@ -25,8 +25,8 @@ go vet ./...
 # Known vulnerabilities reachable from vectord, from the Go vulnerability
 # database fetched through the module proxy (cached).
 scripts/vulncheck.sh
-go test -race -count=1 "$@" ./...
 # In CI, every fuzz target also runs for a short budget.
 if [ -n "${CI:-}" ]; then
 	scripts/fuzz.sh "${FUZZTIME:-5}"
 fi
+go test -race -count=1 "$@" ./...
