@@ -129,9 +129,9 @@ func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
 // client's budgets equal to the API's. Every environment gets backed up, no
 // job fails, the API never answers 429, jitter spreads the environments'
 // runs, and the daemon's goroutines, heap and anonymous memory do not grow
-// between the first and the last minute after warm-up. With the default
-// schedule, warm-up and run, both minutes start with the same scheduled run
-// of the fleet, so they compare like with like.
+// between the first and the last minute after warm-up. By default those
+// minutes (2m..3m and 4m..5m) lie one schedule interval apart, so they see
+// the same phase of the fleet's runs.
 func TestLoadFleet(t *testing.T) {
 	loadEnabled(t)
 	schedule := os.Getenv("VECTORD_LOAD_SCHEDULE")

@@ -27,6 +27,14 @@ func Next(s cron.Schedule, loc *time.Location, offset time.Duration, t time.Time
 	if loc == nil {
 		loc = time.UTC
 	}
+	if cd, ok := s.(cron.ConstantDelaySchedule); ok && cd.Delay > 0 {
+		// @every: robfig/cron counts the delay from whatever time it is
+		// given, which would cancel the offset. Runs fall on a fixed phase
+		// instead, shifted by the offset (within one delay), so they are
+		// spread across a fleet and stable across restarts.
+		offset %= cd.Delay
+		return t.Add(-offset).Truncate(cd.Delay).Add(cd.Delay + offset)
+	}
 	next := s.Next(t.Add(-offset).In(loc))
 	if next.IsZero() {
 		return next

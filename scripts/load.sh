@@ -6,8 +6,9 @@
 #
 # fleet: 1,000 environments, @every 2m, 5 minutes, budgets 100,000 database
 #   operations an hour and 6,000 requests a minute on both sides: every
-#   environment backed up, no 429, no goroutine or memory growth between
-#   the first and the last minute after a 2-minute warm-up.
+#   environment backed up, no 429, runs spread by jitter, no goroutine or
+#   memory growth between the first and the last minute after a 2-minute
+#   warm-up.
 # tight: the same fleet due at once, 3 minutes, budgets 600 an hour and 300
 #   a minute on both sides: exports admitted at the budget's pace, no 429.
 #

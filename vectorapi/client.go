@@ -176,7 +176,11 @@ func New(o Options) (*Client, error) {
 	}
 	// A burst of one second's worth keeps any minute at or just over the
 	// budget while letting a call and its follow-up go out together.
-	c.limiter = rate.NewLimiter(rate.Limit(float64(rpm)/60), max(1, rpm/60))
+	// A burst of b and a refill of (rpm-b)/60 a second never send more
+	// than rpm requests in any minute, the API's own window.
+	burst := max(1, rpm/60)
+	refill := max(float64(rpm-burst), 1) / 60
+	c.limiter = rate.NewLimiter(rate.Limit(refill), burst)
 	switch {
 	case c.maxRetries < 0:
 		c.maxRetries = 0
