@@ -3,7 +3,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 export GOTOOLCHAIN ?= go1.26.10
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test lint demo bench clean
+.PHONY: build test lint demo bench e2e load fuzz vulncheck clean
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/vectord ./cmd/vectord
@@ -21,6 +21,18 @@ demo:
 
 bench: build
 	scripts/bench-download.sh
+
+e2e:
+	eval "$$(scripts/s3server.sh start)"; trap 'scripts/s3server.sh stop' EXIT; go test -race -count=1 ./e2e/ ./cmd/vectord/
+
+load:
+	scripts/load.sh
+
+fuzz:
+	scripts/fuzz.sh 30
+
+vulncheck:
+	scripts/vulncheck.sh
 
 clean:
 	rm -rf bin
