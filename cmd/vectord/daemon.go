@@ -243,7 +243,7 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 		"backup_id", rec.ID, "bytes", rec.SizeBytes, "duration", time.Since(start).Round(time.Millisecond))
 	d.app.applyRetention(ctx, e, d.met)
 	d.archivePending(ctx, catalog.Filter{Site: e.Site, Environment: e.Name})
-	if err := d.rebuildMetrics(ctx); err != nil {
+	if err := d.refreshStored(ctx, e.Site, e.Name); err != nil {
 		d.log.Warn("refresh stored-backup metrics", "error", err)
 	}
 	return rec.ID, nil
@@ -316,7 +316,33 @@ func (d *daemon) lastSuccess(site, env string) time.Time {
 	return recs[0].CompletedAt
 }
 
-// rebuildMetrics refills the stored-state gauges from the catalog.
+// refreshStored sets one environment's stored count and bytes per target
+// after a job and its retention run: reading that environment, not the whole
+// catalog, keeps the cost of a job independent of the catalog's size.
+func (d *daemon) refreshStored(ctx context.Context, site, env string) error {
+	recs, err := d.app.cat.List(ctx, catalog.Filter{Site: site, Environment: env})
+	if err != nil {
+		return err
+	}
+	count := map[string]int{}
+	bytes := map[string]int64{}
+	for _, t := range d.app.targets {
+		count[t.Name()] = 0
+	}
+	for _, r := range recs {
+		for _, l := range r.Locations {
+			count[l.Target]++
+			bytes[l.Target] += r.StoredBytes
+		}
+	}
+	for target, n := range count {
+		d.met.SetStored(site, env, target, n, bytes[target])
+	}
+	return nil
+}
+
+// rebuildMetrics refills the stored-state gauges from the whole catalog, at
+// start-up.
 func (d *daemon) rebuildMetrics(ctx context.Context) error {
 	recs, err := d.app.cat.List(ctx, catalog.Filter{})
 	if err != nil {
