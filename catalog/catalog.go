@@ -434,7 +434,7 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
 	if f.Trigger != "" && !validTrigger(f.Trigger) {
-		return nil, fmt.Errorf("list backups: %w trigger %q: want schedule, manual or pre-import", ErrInvalid, f.Trigger)
+		return nil, fmt.Errorf("list backups: %w trigger %q: want schedule, manual, pre-import or migrate", ErrInvalid, f.Trigger)
 	}
 	var out []Record
 	n := 0

@@ -36,6 +36,7 @@ func rec(site, env string, started time.Time) Record {
 		SiteID:        "12345",
 		EnvironmentID: "67890",
 		ExportID:      fmt.Sprintf("exp-%d", started.UnixNano()),
+		Source:        SourceExport,
 		Trigger:       TriggerSchedule,
 		StartedAt:     started.UTC(),
 		CompletedAt:   started.Add(90 * time.Second).UTC(),

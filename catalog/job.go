@@ -67,7 +67,7 @@ func (j Job) validate() error {
 		bad = append(bad, fmt.Sprintf("environment %q is not a name ([a-z0-9][a-z0-9_-]*)", j.Environment))
 	}
 	if !validTrigger(j.Trigger) {
-		bad = append(bad, fmt.Sprintf("trigger %q is not schedule, manual or pre-import", j.Trigger))
+		bad = append(bad, fmt.Sprintf("trigger %q is not schedule, manual, pre-import or migrate", j.Trigger))
 	}
 	if !validState(j.State) {
 		bad = append(bad, fmt.Sprintf("state %q is not queued, exporting, downloading, storing, succeeded or failed", j.State))
@@ -115,12 +115,9 @@ func (db *DB) PutJob(ctx context.Context, j Job) error {
 	if err := j.validate(); err != nil {
 		return fmt.Errorf("put job %s: %w", j.ID, err)
 	}
-	j = j.utc()
-	j.Error = redactURLs(j.Error)
-	j.Reason = redactURLs(j.Reason)
-	data, err := json.Marshal(j)
+	data, err := encodeJob(j)
 	if err != nil {
-		return fmt.Errorf("put job %s: encode: %w", j.ID, err)
+		return fmt.Errorf("put job %s: %w", j.ID, err)
 	}
 	err = db.bolt.Update(func(tx *bbolt.Tx) error {
 		jobs, err := bucket(tx, bucketJobs)
@@ -133,6 +130,19 @@ func (db *DB) PutJob(ctx context.Context, j Job) error {
 		return fmt.Errorf("put job %s: %w", j.ID, err)
 	}
 	return nil
+}
+
+// encodeJob is a job as stored: times in UTC, URLs in its texts without
+// their query strings.
+func encodeJob(j Job) ([]byte, error) {
+	j = j.utc()
+	j.Error = redactURLs(j.Error)
+	j.Reason = redactURLs(j.Reason)
+	data, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	return data, nil
 }
 
 func decodeJob(data []byte) (Job, error) {

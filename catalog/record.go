@@ -20,6 +20,14 @@ const (
 	TriggerSchedule  = "schedule"
 	TriggerManual    = "manual"
 	TriggerPreImport = "pre-import"
+	TriggerMigrate   = "migrate"
+)
+
+// Sources: how a backup was made (CONTRACT §9).
+const (
+	SourceExport = "export"
+	SourceBackup = "backup"
+	SourceMirror = "mirror"
 )
 
 // Compressions of a stored file.
@@ -50,15 +58,27 @@ type Record struct {
 	SiteID        string     `json:"site_id"`
 	EnvironmentID string     `json:"environment_id"` // empty for the development DB
 	ExportID      string     `json:"export_id"`
-	Trigger       string     `json:"trigger"`
-	Reason        string     `json:"reason"`
-	StartedAt     time.Time  `json:"started_at"`
-	CompletedAt   time.Time  `json:"completed_at"`
-	SizeBytes     int64      `json:"size_bytes"` // of the plain SQL
-	SHA256        string     `json:"sha256"`     // of the plain SQL, lowercase hex
-	StoredBytes   int64      `json:"stored_bytes"`
-	Compression   string     `json:"compression"`
-	Locations     []Location `json:"locations"`
+	// Source is SourceExport, SourceBackup or SourceMirror; records written
+	// before sources existed read as SourceExport.
+	Source           string `json:"source"`
+	PlatformBackupID string `json:"platform_backup_id"` // the Vector backup (source backup/mirror)
+	Trigger          string `json:"trigger"`
+	// Encrypted: stored age-encrypted to Recipients.
+	Encrypted  bool     `json:"encrypted"`
+	Recipients []string `json:"recipients"`
+	// Pinned: kept by retention until unpinned.
+	Pinned bool `json:"pinned"`
+	// VerifiedAt is the RFC 3339 time of the last successful restore
+	// drill, or empty.
+	VerifiedAt  string     `json:"verified_at"`
+	Reason      string     `json:"reason"`
+	StartedAt   time.Time  `json:"started_at"`
+	CompletedAt time.Time  `json:"completed_at"`
+	SizeBytes   int64      `json:"size_bytes"` // of the plain SQL
+	SHA256      string     `json:"sha256"`     // of the plain SQL, lowercase hex
+	StoredBytes int64      `json:"stored_bytes"`
+	Compression string     `json:"compression"`
+	Locations   []Location `json:"locations"`
 }
 
 var (
@@ -99,7 +119,17 @@ func (r Record) Validate() error {
 		bad = append(bad, fmt.Sprintf("export_id %q is empty or holds spaces or control characters", r.ExportID))
 	}
 	if !validTrigger(r.Trigger) {
-		bad = append(bad, fmt.Sprintf("trigger %q is not schedule, manual or pre-import", r.Trigger))
+		bad = append(bad, fmt.Sprintf("trigger %q is not schedule, manual, pre-import or migrate", r.Trigger))
+	}
+	switch r.Source {
+	case "", SourceExport, SourceBackup, SourceMirror:
+	default:
+		bad = append(bad, fmt.Sprintf("source %q is not export, backup or mirror", r.Source))
+	}
+	if r.VerifiedAt != "" {
+		if _, err := time.Parse(time.RFC3339, r.VerifiedAt); err != nil {
+			bad = append(bad, fmt.Sprintf("verified_at %q is not an RFC 3339 time", r.VerifiedAt))
+		}
 	}
 	switch {
 	case r.StartedAt.IsZero():
@@ -153,7 +183,7 @@ func locationProblems(locs []Location) []string {
 }
 
 func validTrigger(t string) bool {
-	return t == TriggerSchedule || t == TriggerManual || t == TriggerPreImport
+	return t == TriggerSchedule || t == TriggerManual || t == TriggerPreImport || t == TriggerMigrate
 }
 
 // validToken reports whether s is non-empty and holds no spaces or control
@@ -170,11 +200,41 @@ func validToken(s string) bool {
 	return true
 }
 
-// utc returns r with its times in UTC and without monotonic clock readings.
+// utc returns r with its times in UTC and without monotonic clock readings,
+// and the source older records lack filled in (export); an empty recipient
+// list is nil.
 func (r Record) utc() Record {
 	r.StartedAt = r.StartedAt.UTC()
 	r.CompletedAt = r.CompletedAt.UTC()
+	if r.Source == "" {
+		r.Source = SourceExport
+	}
+	if len(r.Recipients) == 0 {
+		r.Recipients = nil
+	}
 	return r
+}
+
+// MarshalJSON writes r with an empty recipient list as [] rather than
+// null, so every record's JSON form has the same shape.
+func (r Record) MarshalJSON() ([]byte, error) {
+	type plain Record // without this method
+	if r.Recipients == nil {
+		r.Recipients = []string{}
+	}
+	return json.Marshal(plain(r))
+}
+
+// Normalized returns r as the catalog stores it: times in UTC, source set
+// (export for records older than sources), no empty recipient list.
+func (r Record) Normalized() Record { return r.utc() }
+
+// SameFile reports whether r and o describe the same stored file: the
+// same site, environment, start time, export id and compression, and so
+// the same key on every target.
+func (r Record) SameFile(o Record) bool {
+	return r.Site == o.Site && r.Environment == o.Environment && r.StartedAt.Equal(o.StartedAt) &&
+		r.ExportID == o.ExportID && r.Compression == o.Compression
 }
 
 // decodeRecord decodes and validates a stored record.

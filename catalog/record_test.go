@@ -28,7 +28,10 @@ func goldenRecord() Record {
 		SiteID:        "12345",
 		EnvironmentID: "67890",
 		ExportID:      "exp_9f8e7d6c",
+		Source:        SourceExport,
 		Trigger:       TriggerManual,
+		Pinned:        true,
+		VerifiedAt:    "2025-03-15T05:00:12Z",
 		Reason:        "before plugin update",
 		StartedAt:     time.Date(2025, 3, 14, 2, 0, 3, 123456789, time.UTC),
 		CompletedAt:   time.Date(2025, 3, 14, 2, 4, 41, 0, time.UTC),
@@ -72,7 +75,8 @@ func TestRecordJSONForm(t *testing.T) {
 
 	wantKeys := []string{
 		"id", "site", "environment", "site_id", "environment_id", "export_id",
-		"trigger", "reason", "started_at", "completed_at", "size_bytes",
+		"source", "platform_backup_id", "trigger", "encrypted", "recipients",
+		"pinned", "verified_at", "reason", "started_at", "completed_at", "size_bytes",
 		"sha256", "stored_bytes", "compression", "locations",
 	}
 	if keys := topLevelKeys(t, got); !slices.Equal(keys, wantKeys) {

@@ -71,8 +71,7 @@ func (j *job) download(ctx context.Context, exp vectorapi.Export) (catalog.Recor
 // the result checks out, commits it and records it.
 func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error) {
 	dlStart := j.e.now()
-	ext := j.e.Codec.Ext()
-	key := storage.BackupKey(j.req.Site, j.req.Environment, j.started, j.job.ExportID, ext)
+	key := j.key()
 
 	writers := make([]storage.Writer, 0, len(j.e.Targets))
 	committed := false
@@ -144,12 +143,19 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 		"duration", dlEnd.Sub(dlStart), "url_remaining", src.expiresAt.Sub(dlEnd).Round(time.Second))
 
 	j.progress("storing", src.offset, src.total)
+	// The backup's id is chosen once, before anything is committed, and
+	// persisted with the job: a job resumed after a crash records its file
+	// under the same id, never a second record.
+	if j.job.BackupID == "" {
+		j.job.BackupID = catalog.NewID(j.started)
+	}
 	if err := j.persist(ctx, StateStoring); err != nil {
 		return catalog.Record{}, err
 	}
 	rec := catalog.Record{
-		ID: catalog.NewID(j.started), Site: j.req.Site, Environment: j.req.Environment,
+		ID: j.job.BackupID, Site: j.req.Site, Environment: j.req.Environment,
 		SiteID: j.req.SiteID, EnvironmentID: j.req.EnvironmentID, ExportID: j.job.ExportID,
+		Source:  catalog.SourceExport,
 		Trigger: j.req.Trigger, Reason: j.req.Reason,
 		StartedAt: j.started.UTC(), SizeBytes: size, SHA256: hex.EncodeToString(hash.Sum(nil)),
 		StoredBytes: stored.n, Compression: string(j.e.Codec),
@@ -234,12 +240,15 @@ func (e *Exporter) copyTo(ctx context.Context, t storage.Target, key string, siz
 }
 
 // record writes the manifest beside the backup on every target, then the
-// catalog record: the file is complete before anything points at it.
+// catalog record together with the job's success: the file is complete
+// before anything points at it, and the job is finished in the same step.
 func (j *job) record(ctx context.Context, holders []storage.Target, key string, rec catalog.Record) error {
 	if err := writeManifests(ctx, holders, key, rec); err != nil {
 		return err
 	}
-	if err := j.e.Catalog.Add(ctx, rec); err != nil {
+	j.job.State, j.job.UpdatedAt = StateSucceeded, j.e.now()
+	if err := j.e.Catalog.CommitBackup(ctx, rec, j.job); err != nil {
+		j.job.State = StateStoring
 		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("record backup %s: %w", rec.ID, err)}
 	}
 	j.log.Info("backup stored", "backup_id", rec.ID, "export_id", rec.ExportID, "bytes", rec.SizeBytes, "stored_bytes", rec.StoredBytes)

@@ -24,7 +24,9 @@ type API interface {
 // Catalog records a job's progress and its finished backup.
 // *catalog.DB satisfies it.
 type Catalog interface {
-	Add(ctx context.Context, r catalog.Record) error
+	// CommitBackup records the backup and the job's success in one
+	// transaction; committing the same backup again changes nothing.
+	CommitBackup(ctx context.Context, r catalog.Record, j catalog.Job) error
 	PutJob(ctx context.Context, j catalog.Job) error
 }
 
@@ -97,6 +99,10 @@ type Request struct {
 	// file, so a copy the stopped daemon committed but did not record is
 	// replaced rather than orphaned. Zero means now.
 	StartedAt time.Time
+	// BackupID is the catalog id a resumed job chose before it stopped:
+	// the backup keeps it, so a job can never record one file twice.
+	// Empty means a new id.
+	BackupID string
 
 	Progress func(Progress)    // optional
 	OnState  func(catalog.Job) // optional: each persisted state change
@@ -127,6 +133,11 @@ func (e *Exporter) Run(ctx context.Context, req Request) (catalog.Record, error)
 		if ctx.Err() != nil {
 			return catalog.Record{}, fmt.Errorf("backup %s/%s: %w", req.Site, req.Environment, context.Cause(ctx))
 		}
+		// A failed job leaves no file: also none that an earlier process
+		// running this job committed before it stopped.
+		if j.job.ExportID != "" {
+			j.removeStored(j.key())
+		}
 		j.job.Error = err.Error()
 		// The job's outcome is in the error; failing to persist it only
 		// loses the job's history, so it is logged, not returned.
@@ -135,11 +146,15 @@ func (e *Exporter) Run(ctx context.Context, req Request) (catalog.Record, error)
 		}
 		return catalog.Record{}, err
 	}
-	j.job.BackupID = rec.ID
-	if perr := j.persist(context.WithoutCancel(ctx), StateSucceeded); perr != nil {
-		j.log.Warn("record job state", "error", perr)
+	if j.req.OnState != nil {
+		j.req.OnState(j.job)
 	}
 	return rec, nil
+}
+
+// key is the storage key of the job's backup file.
+func (j *job) key() string {
+	return storage.BackupKey(j.req.Site, j.req.Environment, j.started, j.job.ExportID, j.e.Codec.Ext())
 }
 
 type job struct {
@@ -174,6 +189,7 @@ func (e *Exporter) newJob(req Request) *job {
 			SiteID: req.SiteID, EnvironmentID: req.EnvironmentID,
 			Trigger: req.Trigger, Reason: req.Reason,
 			ExportID: req.ExportID, ExportRequestedAt: req.ExportRequestedAt,
+			BackupID:  req.BackupID,
 			CreatedAt: now,
 		},
 		target:  vectorapi.Target{SiteID: req.SiteID, EnvironmentID: req.EnvironmentID},
@@ -237,6 +253,9 @@ func (j *job) run(ctx context.Context) (catalog.Record, error) {
 		}
 		fresh++
 		j.log.Warn("export file no longer available; requesting a fresh export", "export_id", j.job.ExportID)
+		// A copy committed under the old export's name (by a process that
+		// stopped before recording it) is never recorded now.
+		j.removeStored(j.key())
 		j.job.ExportID = ""
 	}
 }

@@ -214,14 +214,16 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 	}
 	start := time.Now()
 	var startedAt time.Time
+	var backupID string
 	if j.ExportID != "" {
-		// A resumed job keeps its first start time, and so its file name.
+		// A resumed job keeps its first start time, and so its file name,
+		// and the backup id it chose.
 		if cj, err := d.app.cat.Job(ctx, j.ID); err == nil {
-			startedAt = cj.CreatedAt
+			startedAt, backupID = cj.CreatedAt, cj.BackupID
 		}
 	}
 	rec, err := d.ex.Run(ctx, exporter.Request{
-		StartedAt: startedAt,
+		StartedAt: startedAt, BackupID: backupID,
 		JobID:     j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
 		Trigger: j.Trigger, Reason: j.Reason, ExportTimeout: e.ExportTimeout,
 		ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt,

@@ -126,8 +126,9 @@ func TestBackupListCatVerify(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"completed_at", "compression", "environment", "environment_id", "export_id", "id", "locations", "reason",
-		"sha256", "site", "site_id", "size_bytes", "started_at", "stored_bytes", "trigger"}
+	want := []string{"completed_at", "compression", "encrypted", "environment", "environment_id", "export_id", "id", "locations",
+		"pinned", "platform_backup_id", "reason", "recipients", "sha256", "site", "site_id", "size_bytes", "source", "started_at",
+		"stored_bytes", "trigger", "verified_at"}
 	if strings.Join(keys, ",") != strings.Join(want, ",") {
 		t.Errorf("record fields = %v, want CONTRACT §4's %v", keys, want)
 	}
