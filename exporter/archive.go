@@ -7,6 +7,7 @@ import (
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/codec"
+	"github.com/builtfast/vectord/internal/failpoint"
 	"github.com/builtfast/vectord/storage"
 )
 
@@ -72,5 +73,6 @@ func (e *Exporter) Archive(ctx context.Context, rec catalog.Record, cat Location
 	if err := cat.SetLocations(ctx, rec.ID, rec.Locations); err != nil {
 		return rec, fmt.Errorf("record locations of %s: %w", rec.ID, err)
 	}
+	failpoint.Hit("archive.record")
 	return rec, firstErr
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/codec"
 	"github.com/builtfast/vectord/dump"
+	"github.com/builtfast/vectord/internal/failpoint"
 	"github.com/builtfast/vectord/storage"
 	"github.com/builtfast/vectord/vectorapi"
 )
@@ -165,6 +166,7 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 		if err != nil {
 			return catalog.Record{}, storageErr(j.e.Targets[i], "commit %s", key, err)
 		}
+		failpoint.Hit("store.commit." + j.e.Targets[i].Name())
 		if info.Size != stored.n {
 			return catalog.Record{}, fail(ReasonStorage, "%s: committed %s holds %d bytes, wrote %d", j.e.Targets[i].Name(), key, info.Size, stored.n)
 		}
@@ -233,6 +235,7 @@ func (e *Exporter) copyTo(ctx context.Context, t storage.Target, key string, siz
 		_ = w.Abort()
 		return err
 	}
+	failpoint.Hit("store.commit." + t.Name())
 	if info.Size != size {
 		return fmt.Errorf("copy of %s holds %d bytes, want %d", key, info.Size, size)
 	}
@@ -251,6 +254,7 @@ func (j *job) record(ctx context.Context, holders []storage.Target, key string, 
 		j.job.State = StateStoring
 		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("record backup %s: %w", rec.ID, err)}
 	}
+	failpoint.Hit("catalog.commit")
 	j.log.Info("backup stored", "backup_id", rec.ID, "export_id", rec.ExportID, "bytes", rec.SizeBytes, "stored_bytes", rec.StoredBytes)
 	return nil
 }
@@ -287,6 +291,7 @@ func writeManifests(ctx context.Context, holders []storage.Target, key string, r
 		if err := writeObject(ctx, t, mkey, manifest); err != nil {
 			return storageErr(t, "write manifest %s", mkey, err)
 		}
+		failpoint.Hit("manifest.write." + t.Name())
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/codec"
+	"github.com/builtfast/vectord/internal/failpoint"
 	"github.com/builtfast/vectord/storage"
 	"github.com/builtfast/vectord/vectorapi"
 )
@@ -211,6 +212,7 @@ func (j *job) persist(ctx context.Context, state string) error {
 	if err := j.e.Catalog.PutJob(ctx, j.job); err != nil {
 		return &Error{Reason: ReasonStorage, Err: fmt.Errorf("record job %s: %w", j.job.ID, err)}
 	}
+	failpoint.Hit("job.put." + state)
 	if j.req.OnState != nil {
 		j.req.OnState(j.job)
 	}

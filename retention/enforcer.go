@@ -10,6 +10,7 @@ import (
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/codec"
+	"github.com/builtfast/vectord/internal/failpoint"
 	"github.com/builtfast/vectord/storage"
 )
 
@@ -125,7 +126,7 @@ func (e *Enforcer) Apply(ctx context.Context, site, env string, p Policy, dryRun
 	backups := make([]Backup, len(recs))
 	byID := make(map[string]catalog.Record, len(recs))
 	for i, r := range recs {
-		backups[i] = Backup{ID: r.ID, Time: r.StartedAt, PreImport: r.Trigger == catalog.TriggerPreImport}
+		backups[i] = Backup{ID: r.ID, Time: r.StartedAt, PreImport: r.Trigger == catalog.TriggerPreImport, Pinned: r.Pinned}
 		byID[r.ID] = r
 	}
 	res.Decisions = Select(e.now(), backups, p)
@@ -187,6 +188,7 @@ func (e *Enforcer) mark(ctx context.Context, rs []catalog.Record) ([]catalog.Rec
 	}
 	err := e.Catalog.MarkDeletingBatch(ctx, recordIDs(rs))
 	if err == nil {
+		failpoint.Hit("retention.mark")
 		return rs, nil
 	}
 	if !errors.Is(err, catalog.ErrNotFound) {
@@ -278,6 +280,7 @@ func (e *Enforcer) remove(ctx context.Context, rs []catalog.Record) error {
 	}
 	err := e.Catalog.RemoveBatch(ctx, recordIDs(rs))
 	if err == nil {
+		failpoint.Hit("retention.remove")
 		return nil
 	}
 	if !errors.Is(err, catalog.ErrNotFound) {
@@ -311,9 +314,11 @@ func (e *Enforcer) deleteFrom(ctx context.Context, name, key string) error {
 	if err := t.Delete(ctx, storage.ManifestKey(key)); err != nil {
 		return fmt.Errorf("delete manifest %s from %s: %w", storage.ManifestKey(key), name, err)
 	}
+	failpoint.Hit("retention.delete_manifest." + name)
 	if err := t.Delete(ctx, key); err != nil {
 		return fmt.Errorf("delete %s from %s: %w", key, name, err)
 	}
+	failpoint.Hit("retention.delete_file." + name)
 	return nil
 }
 

@@ -20,6 +20,7 @@ type Backup struct {
 	ID        string
 	Time      time.Time // when the backup started
 	PreImport bool      // a safety snapshot taken before an import
+	Pinned    bool      // pinned by the user: kept whatever the rules say
 }
 
 // Policy is one environment's retention policy (CONTRACT §5). Last,
@@ -73,6 +74,7 @@ const (
 	reasonLast              = "last"
 	reasonNewest            = "newest backup"
 	reasonNewestPreImport   = "newest pre-import"
+	reasonPinned            = "pinned"
 	reasonEmptyPolicy       = "empty policy"
 	reasonNoKeepRule        = "no keep rule set"
 	reasonDeleted           = "no rule keeps it"
@@ -111,6 +113,9 @@ var ruleNames = [numRules]string{"last", "hourly", "daily", "weekly", "monthly",
 //     keep-within from the newest snapshot instead; measuring from now is
 //     what CONTRACT §5 asks ("younger than the duration"). A backup dated
 //     after now counts as young.
+//
+// A pinned backup is always kept ("pinned"), as restic keeps a snapshot
+// with a keep-tag.
 //
 // Beyond restic: pre-import snapshots are a class of their own, untouched by
 // the keep rules and kept while younger than p.PreImport, the newest one
@@ -208,6 +213,9 @@ func Select(now time.Time, backups []Backup, p Policy) []Decision {
 			if i == newestRegular {
 				reasons = append(reasons, reasonNewest)
 			}
+		}
+		if b.Pinned {
+			reasons = append(reasons, reasonPinned)
 		}
 		keep := len(reasons) > start
 		if !keep {

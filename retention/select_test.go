@@ -726,3 +726,33 @@ func BenchmarkSelect(b *testing.B) {
 		Select(now, backups, p)
 	}
 }
+
+// TestSelectKeepsPinned: a pinned backup outlives every rule, and a pinned
+// pre-import snapshot outlives its age limit.
+func TestSelectKeepsPinned(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	backups := []Backup{
+		{ID: "a", Time: now.Add(-1 * time.Hour)},
+		{ID: "b", Time: now.Add(-2 * time.Hour)},
+		{ID: "c", Time: now.Add(-3 * time.Hour), Pinned: true},
+		{ID: "d", Time: now.Add(-4 * time.Hour)},
+		{ID: "p1", Time: now.Add(-1 * time.Hour), PreImport: true},
+		{ID: "p2", Time: now.Add(-2000 * time.Hour), PreImport: true, Pinned: true},
+		{ID: "p3", Time: now.Add(-3000 * time.Hour), PreImport: true},
+	}
+	got := map[string][]string{}
+	for _, d := range Select(now, backups, Policy{Last: 1, PreImport: 24 * time.Hour}) {
+		if d.Keep {
+			got[d.Backup.ID] = d.Reasons
+		}
+	}
+	want := map[string][]string{
+		"a":  {"last", "newest backup"},
+		"c":  {"pinned"},
+		"p1": {"pre-import within 24h0m0s", "newest pre-import"},
+		"p2": {"pinned"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Select kept (-want +got):\n%s", diff)
+	}
+}
