@@ -52,12 +52,12 @@ type Location struct {
 // Record is one stored backup, in the JSON form `vectord list --json`
 // prints and manifests hold. Its times are UTC.
 type Record struct {
-	ID            string     `json:"id"`
-	Site          string     `json:"site"`
-	Environment   string     `json:"environment"`
-	SiteID        string     `json:"site_id"`
-	EnvironmentID string     `json:"environment_id"` // empty for the development DB
-	ExportID      string     `json:"export_id"`
+	ID            string `json:"id"`
+	Site          string `json:"site"`
+	Environment   string `json:"environment"`
+	SiteID        string `json:"site_id"`
+	EnvironmentID string `json:"environment_id"` // empty for the development DB
+	ExportID      string `json:"export_id"`
 	// Source is SourceExport, SourceBackup or SourceMirror; records written
 	// before sources existed read as SourceExport.
 	Source           string `json:"source"`
