@@ -41,17 +41,18 @@ const (
 )
 
 // Triggers of a job, the values of the trigger label of
-// vectord_backup_runs_total.
+// vectord_backup_runs_total: the triggers of a catalog record (CONTRACT §4).
 const (
 	TriggerSchedule  = "schedule"
 	TriggerManual    = "manual"
 	TriggerPreImport = "pre-import"
+	TriggerMigrate   = "migrate"
 )
 
 var (
 	reasons  = []string{ReasonExportFailed, ReasonExportTimeout, ReasonDownload, ReasonURLExpired, ReasonVerify, ReasonStorage, ReasonAPI, ReasonCanceled}
 	phases   = []string{PhaseExport, PhaseDownload, PhaseStore}
-	triggers = []string{TriggerSchedule, TriggerManual, TriggerPreImport}
+	triggers = []string{TriggerSchedule, TriggerManual, TriggerPreImport, TriggerMigrate}
 	outcomes = []string{"success", "failure"}
 )
 
@@ -77,6 +78,14 @@ type Metrics struct {
 	archivePend   *prometheus.GaugeVec
 	jobsRunning   prometheus.Gauge
 	jobsQueued    prometheus.Gauge
+	budget        *prometheus.GaugeVec // no labels: absent until SetBudget
+	rateLimited   prometheus.Gauge
+	skipped       *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+	notifyFails   *prometheus.CounterVec
+	drillSuccess  *prometheus.GaugeVec
+	drillFails    *prometheus.CounterVec
+	leader        prometheus.Gauge
 	buildInfo     *prometheus.GaugeVec
 	perEnvVectors []*prometheus.MetricVec
 
@@ -87,6 +96,9 @@ type Metrics struct {
 	// storedSeries lists the stored-state series Rebuild or SetStored has
 	// set, so that Rebuild can zero the ones the catalog no longer backs.
 	storedSeries map[targetKey]struct{}
+	// drillAt is the time behind each environment's drill last-success
+	// gauge, so that DrillSucceeded never moves it backwards.
+	drillAt map[envKey]time.Time
 }
 
 type envKey struct{ site, env string }
@@ -197,12 +209,45 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "vectord_jobs_queued",
 			Help: "Backup jobs waiting for admission (database-operation budget or concurrency limits).",
 		}),
+		budget: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vectord_api_budget_remaining",
+			Help: "Database operations (export, import, backup creation) the budget ledger allows now.",
+		}, nil),
+		rateLimited: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vectord_api_rate_limited_until_timestamp_seconds",
+			Help: "Unix time until which a 429 from the Vector API pauses every database operation; 0 when not paused.",
+		}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vectord_scheduled_runs_skipped_total",
+			Help: "Scheduled runs of the environment skipped because they fell due while its previous job still waited or ran.",
+		}, env),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vectord_config_reloads_total",
+			Help: "Configuration reloads (SIGHUP), by outcome (success, failure: the new configuration was refused and the old one kept).",
+		}, []string{"outcome"}),
+		notifyFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vectord_notify_failures_total",
+			Help: "Failed deliveries of a notification, by target (the notify entry's name); deliveries are retried.",
+		}, []string{"target"}),
+		drillSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vectord_drill_last_success_timestamp_seconds",
+			Help: "Unix time of the environment's most recent successful restore drill.",
+		}, env),
+		drillFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vectord_drill_failures_total",
+			Help: "Failed restore drills of the environment.",
+		}, env),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vectord_leader",
+			Help: "1 on the instance that schedules and runs jobs, 0 on one standing by.",
+		}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vectord_build_info",
 			Help: "Always 1; labels carry the vectord version and the Go version it was built with.",
 		}, []string{"version", "goversion"}),
 		successAt:    make(map[envKey]time.Time),
 		storedSeries: make(map[targetKey]struct{}),
+		drillAt:      make(map[envKey]time.Time),
 	}
 	m.perEnvVectors = []*prometheus.MetricVec{
 		m.runs.MetricVec, m.failures.MetricVec,
@@ -210,6 +255,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		m.nextRun.MetricVec, m.interval.MetricVec,
 		m.stored.MetricVec, m.storedBytes.MetricVec, m.deleted.MetricVec, m.deleteErrors.MetricVec,
 		m.archiveFails.MetricVec, m.archivePend.MetricVec,
+		m.skipped.MetricVec, m.drillSuccess.MetricVec, m.drillFails.MetricVec,
 	}
 
 	if version == "" {
@@ -219,6 +265,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	for _, p := range phases {
 		m.phase.WithLabelValues(p)
 	}
+	for _, o := range outcomes {
+		m.reloads.WithLabelValues(o)
+	}
 
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -226,7 +275,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		m.runs, m.failures, m.lastSuccess, m.lastFailure, m.lastSize, m.lastDuration,
 		m.nextRun, m.interval, m.phase, m.urlRemaining, m.stored, m.storedBytes,
 		m.deleted, m.deleteErrors, m.archiveFails, m.archivePend, m.apiRequests,
-		m.jobsRunning, m.jobsQueued, m.buildInfo,
+		m.jobsRunning, m.jobsQueued, m.budget, m.rateLimited, m.skipped,
+		m.reloads, m.notifyFails, m.drillSuccess, m.drillFails, m.leader,
+		m.buildInfo,
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -313,8 +364,8 @@ func (m *Metrics) SetJobs(running, queued int) {
 
 // SetSchedule records an environment's schedule: the time of its next run
 // (a zero next removes the next-run series) and the interval between its
-// runs. It also creates the environment's run and failure counters at zero,
-// so that increase() and rate() see its first failure.
+// runs. It also creates the environment's run, failure and skipped-run
+// counters at zero, so that increase() and rate() see its first failure.
 func (m *Metrics) SetSchedule(site, env string, next time.Time, expectedInterval time.Duration) {
 	if m == nil {
 		return
@@ -333,6 +384,7 @@ func (m *Metrics) SetSchedule(site, env string, next time.Time, expectedInterval
 	for _, r := range reasons {
 		m.failures.WithLabelValues(site, env, r)
 	}
+	m.skipped.WithLabelValues(site, env)
 }
 
 // SetStored sets the number of backups of an environment held on a storage
@@ -384,6 +436,104 @@ func (m *Metrics) SetArchivePending(site, env, target string, n int) {
 	}
 	m.archivePend.WithLabelValues(site, env, target).Set(float64(max(n, 0)))
 	m.archiveFails.WithLabelValues(site, env, target)
+}
+
+// SetBudget sets the number of database operations the budget ledger allows
+// now; remaining below 0 is recorded as 0. The gauge is absent until the
+// first call, so a daemon that has not read its ledger yet does not report
+// an exhausted budget.
+func (m *Metrics) SetBudget(remaining int) {
+	if m == nil {
+		return
+	}
+	m.budget.WithLabelValues().Set(float64(max(remaining, 0)))
+}
+
+// SetRateLimitedUntil records that a 429 pauses every database operation
+// until t. A zero t records that no pause is in force (the gauge is 0).
+func (m *Metrics) SetRateLimitedUntil(t time.Time) {
+	if m == nil {
+		return
+	}
+	if t.IsZero() {
+		m.rateLimited.Set(0)
+		return
+	}
+	m.rateLimited.Set(unixSeconds(t))
+}
+
+// ScheduledRunSkipped counts one scheduled run of an environment that fell
+// due while the environment's previous job still waited or ran.
+func (m *Metrics) ScheduledRunSkipped(site, env string) {
+	if m == nil {
+		return
+	}
+	m.skipped.WithLabelValues(site, env).Inc()
+}
+
+// ConfigReloaded counts one configuration reload: outcome "success" if ok,
+// "failure" if the new configuration was refused and the old one kept.
+// Both outcomes exist at zero from New on.
+func (m *Metrics) ConfigReloaded(ok bool) {
+	if m == nil {
+		return
+	}
+	outcome := "failure"
+	if ok {
+		outcome = "success"
+	}
+	m.reloads.WithLabelValues(outcome).Inc()
+}
+
+// NotifyFailed counts one failed delivery of a notification to target, the
+// name of a configured notify entry.
+func (m *Metrics) NotifyFailed(target string) {
+	if m == nil {
+		return
+	}
+	m.notifyFails.WithLabelValues(target).Inc()
+}
+
+// DrillSucceeded records a restore drill of an environment that succeeded
+// at time at: it sets the environment's drill last-success time, unless
+// the one already recorded is newer (so the gauge may be filled from the
+// catalog's verified_at times in any order), and creates its drill failure
+// counter at zero, so that increase() sees its first failure.
+func (m *Metrics) DrillSucceeded(site, env string, at time.Time) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.drillFails.WithLabelValues(site, env)
+	k := envKey{site, env}
+	if prev, ok := m.drillAt[k]; ok && at.Before(prev) {
+		return
+	}
+	m.drillAt[k] = at
+	m.drillSuccess.WithLabelValues(site, env).Set(unixSeconds(at))
+}
+
+// DrillFailed counts one failed restore drill of an environment.
+func (m *Metrics) DrillFailed(site, env string) {
+	if m == nil {
+		return
+	}
+	m.drillFails.WithLabelValues(site, env).Inc()
+}
+
+// SetLeader records whether this instance is the one that schedules and
+// runs jobs (1) or stands by (0). The gauge is 0 until the first call; a
+// daemon without ha schedules, and sets it to true.
+func (m *Metrics) SetLeader(leader bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if leader {
+		v = 1
+	}
+	m.leader.Set(v)
 }
 
 // StoredBackup is what Rebuild needs to know of one live catalog record.
@@ -471,6 +621,7 @@ func (m *Metrics) Forget(site, env string) {
 		v.DeletePartialMatch(labels)
 	}
 	delete(m.successAt, envKey{site, env})
+	delete(m.drillAt, envKey{site, env})
 	for tk := range m.storedSeries {
 		if tk.site == site && tk.env == env {
 			delete(m.storedSeries, tk)

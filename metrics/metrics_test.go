@@ -30,34 +30,41 @@ type contractMetric struct {
 // wantMetrics is a copy of CONTRACT §8, so the registry is checked against
 // it even where the contract file is not at hand.
 var wantMetrics = map[string]contractMetric{
-	"vectord_backup_runs_total":                     {"counter", []string{"site", "environment", "trigger", "outcome"}},
-	"vectord_backup_failures_total":                 {"counter", []string{"site", "environment", "reason"}},
-	"vectord_backup_last_success_timestamp_seconds": {"gauge", []string{"site", "environment"}},
-	"vectord_backup_last_failure_timestamp_seconds": {"gauge", []string{"site", "environment"}},
-	"vectord_backup_last_size_bytes":                {"gauge", []string{"site", "environment"}},
-	"vectord_backup_last_duration_seconds":          {"gauge", []string{"site", "environment"}},
-	"vectord_backup_next_run_timestamp_seconds":     {"gauge", []string{"site", "environment"}},
-	"vectord_backup_expected_interval_seconds":      {"gauge", []string{"site", "environment"}},
-	"vectord_backup_phase_duration_seconds":         {"histogram", []string{"phase"}},
-	"vectord_download_url_remaining_seconds":        {"histogram", nil},
-	"vectord_backups_stored":                        {"gauge", []string{"site", "environment", "target"}},
-	"vectord_backup_stored_bytes":                   {"gauge", []string{"site", "environment", "target"}},
-	"vectord_retention_deleted_total":               {"counter", []string{"site", "environment", "target"}},
-	"vectord_retention_delete_errors_total":         {"counter", []string{"site", "environment", "target"}},
-	"vectord_api_requests_total":                    {"counter", []string{"operation", "code"}},
-	"vectord_jobs_running":                          {"gauge", nil},
-	"vectord_jobs_queued":                           {"gauge", nil},
-	"vectord_build_info":                            {"gauge", []string{"version", "goversion"}},
+	"vectord_backup_runs_total":                        {"counter", []string{"site", "environment", "trigger", "outcome"}},
+	"vectord_backup_failures_total":                    {"counter", []string{"site", "environment", "reason"}},
+	"vectord_backup_last_success_timestamp_seconds":    {"gauge", []string{"site", "environment"}},
+	"vectord_backup_last_failure_timestamp_seconds":    {"gauge", []string{"site", "environment"}},
+	"vectord_backup_last_size_bytes":                   {"gauge", []string{"site", "environment"}},
+	"vectord_backup_last_duration_seconds":             {"gauge", []string{"site", "environment"}},
+	"vectord_backup_next_run_timestamp_seconds":        {"gauge", []string{"site", "environment"}},
+	"vectord_backup_expected_interval_seconds":         {"gauge", []string{"site", "environment"}},
+	"vectord_backup_phase_duration_seconds":            {"histogram", []string{"phase"}},
+	"vectord_download_url_remaining_seconds":           {"histogram", nil},
+	"vectord_backups_stored":                           {"gauge", []string{"site", "environment", "target"}},
+	"vectord_backup_stored_bytes":                      {"gauge", []string{"site", "environment", "target"}},
+	"vectord_retention_deleted_total":                  {"counter", []string{"site", "environment", "target"}},
+	"vectord_retention_delete_errors_total":            {"counter", []string{"site", "environment", "target"}},
+	"vectord_api_requests_total":                       {"counter", []string{"operation", "code"}},
+	"vectord_jobs_running":                             {"gauge", nil},
+	"vectord_jobs_queued":                              {"gauge", nil},
+	"vectord_build_info":                               {"gauge", []string{"version", "goversion"}},
+	"vectord_api_budget_remaining":                     {"gauge", nil},
+	"vectord_api_rate_limited_until_timestamp_seconds": {"gauge", nil},
+	"vectord_scheduled_runs_skipped_total":             {"counter", []string{"site", "environment"}},
+	"vectord_config_reloads_total":                     {"counter", []string{"outcome"}},
+	"vectord_archive_upload_failures_total":            {"counter", []string{"site", "environment", "target"}},
+	"vectord_archive_pending_backups":                  {"gauge", []string{"site", "environment", "target"}},
+	"vectord_notify_failures_total":                    {"counter", []string{"target"}},
+	"vectord_drill_last_success_timestamp_seconds":     {"gauge", []string{"site", "environment"}},
+	"vectord_drill_failures_total":                     {"counter", []string{"site", "environment"}},
+	"vectord_leader":                                   {"gauge", nil},
 }
 
-// proposedMetrics are proposed additions to CONTRACT §8, not yet in it:
-// the archive copy to S3 that follows a backup's local commit. They are the
-// only vectord metrics allowed outside §8; TestContractMetrics checks their
-// types and labels as it checks the contract's.
-var proposedMetrics = map[string]contractMetric{
-	"vectord_archive_upload_failures_total": {"counter", []string{"site", "environment", "target"}},
-	"vectord_archive_pending_backups":       {"gauge", []string{"site", "environment", "target"}},
-}
+// proposedMetrics are proposed additions to CONTRACT §8, not yet in it
+// (none at present). They are the only vectord metrics allowed outside §8;
+// TestContractMetrics checks their types and labels as it checks the
+// contract's. Move an entry to wantMetrics once the contract has it.
+var proposedMetrics = map[string]contractMetric{}
 
 // contractPath is CONTRACT.md as seen from this package's directory, both
 // in the development checkout and in CI.
@@ -101,6 +108,14 @@ func recordAll(m *Metrics) {
 	m.RetentionDeleteFailed("acme", "production", "s3")
 	m.SetArchivePending("acme", "production", "s3", 2)
 	m.ArchiveFailed("acme", "production", "s3")
+	m.SetBudget(7)
+	m.SetRateLimitedUntil(t2)
+	m.ScheduledRunSkipped("acme", "production")
+	m.ConfigReloaded(true)
+	m.NotifyFailed("oncall")
+	m.DrillSucceeded("acme", "production", t0)
+	m.DrillFailed("acme", "production")
+	m.SetLeader(true)
 }
 
 // vectordNames lists every vectord metric whose values the golden file
@@ -206,6 +221,14 @@ func TestNilReceiver(t *testing.T) {
 	m.RetentionDeleteFailed("a", "b", "local")
 	m.ArchiveFailed("a", "b", "s3")
 	m.SetArchivePending("a", "b", "s3", 1)
+	m.SetBudget(1)
+	m.SetRateLimitedUntil(t1)
+	m.ScheduledRunSkipped("a", "b")
+	m.ConfigReloaded(true)
+	m.NotifyFailed("oncall")
+	m.DrillSucceeded("a", "b", t1)
+	m.DrillFailed("a", "b")
+	m.SetLeader(true)
 	m.Rebuild([]StoredBackup{{Site: "a", Environment: "b", CompletedAt: t1}})
 	m.Forget("a", "b")
 }
@@ -234,6 +257,12 @@ func TestBoundedLabels(t *testing.T) {
 			record: func(m *Metrics) { m.JobFailed("s", "e", "cli", ReasonAPI, t1) },
 			metric: "vectord_backup_runs_total",
 			labels: map[string]string{"site": "s", "environment": "e", "trigger": "manual", "outcome": "failure"},
+		},
+		{
+			name:   "migrate trigger kept",
+			record: func(m *Metrics) { m.JobSucceeded("s", "e", TriggerMigrate, t1, 1, time.Second) },
+			metric: "vectord_backup_runs_total",
+			labels: map[string]string{"site": "s", "environment": "e", "trigger": "migrate", "outcome": "success"},
 		},
 		{
 			name:   "pre-import trigger kept",
@@ -293,6 +322,9 @@ func TestSetSchedule(t *testing.T) {
 	}
 	if n := seriesCount(t, reg, "vectord_backup_runs_total"); n != len(triggers)*len(outcomes) {
 		t.Errorf("run series = %d, want %d", n, len(triggers)*len(outcomes))
+	}
+	if v, ok := value(t, reg, "vectord_scheduled_runs_skipped_total", env); !ok || v != 0 {
+		t.Errorf("skipped runs = %v (present %v), want 0", v, ok)
 	}
 
 	m.SetSchedule("acme", "production", time.Time{}, 6*time.Hour)
@@ -364,6 +396,180 @@ func TestArchive(t *testing.T) {
 				t.Errorf("vectord_archive_upload_failures_total = %v (present %v), want %v (present %v)", v, ok, tt.wantFailures, tt.wantFailuresPresent)
 			}
 		})
+	}
+}
+
+func TestSetBudget(t *testing.T) {
+	m, reg := newMetrics(t)
+	if n := seriesCount(t, reg, "vectord_api_budget_remaining"); n != 0 {
+		t.Errorf("vectord_api_budget_remaining has %d series before SetBudget, want 0", n)
+	}
+	tests := []struct {
+		remaining int
+		want      float64
+	}{
+		{10, 10},
+		{3, 3},
+		{0, 0},
+		{-2, 0},
+	}
+	for _, tt := range tests {
+		m.SetBudget(tt.remaining)
+		if got := testutil.ToFloat64(m.budget); got != tt.want {
+			t.Errorf("after SetBudget(%d), vectord_api_budget_remaining = %v, want %v", tt.remaining, got, tt.want)
+		}
+	}
+}
+
+func TestSetRateLimitedUntil(t *testing.T) {
+	m, _ := newMetrics(t)
+	if got := testutil.ToFloat64(m.rateLimited); got != 0 {
+		t.Errorf("vectord_api_rate_limited_until_timestamp_seconds at start = %v, want 0", got)
+	}
+	m.SetRateLimitedUntil(t2)
+	if got := testutil.ToFloat64(m.rateLimited); got != float64(t2.Unix()) {
+		t.Errorf("after SetRateLimitedUntil(t2) = %v, want %v", got, t2.Unix())
+	}
+	m.SetRateLimitedUntil(time.Time{})
+	if got := testutil.ToFloat64(m.rateLimited); got != 0 {
+		t.Errorf("after SetRateLimitedUntil(zero) = %v, want 0", got)
+	}
+}
+
+func TestScheduledRunSkipped(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.ScheduledRunSkipped("acme", "production")
+	m.ScheduledRunSkipped("acme", "production")
+	m.ScheduledRunSkipped("acme", "staging")
+	if got := testutil.ToFloat64(m.skipped.WithLabelValues("acme", "production")); got != 2 {
+		t.Errorf("acme/production skipped runs = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.skipped.WithLabelValues("acme", "staging")); got != 1 {
+		t.Errorf("acme/staging skipped runs = %v, want 1", got)
+	}
+	if n := seriesCount(t, reg, "vectord_scheduled_runs_skipped_total"); n != 2 {
+		t.Errorf("vectord_scheduled_runs_skipped_total has %d series, want 2", n)
+	}
+}
+
+func TestConfigReloaded(t *testing.T) {
+	m, reg := newMetrics(t)
+	// Both outcomes exist at zero from the start, so increase() sees the
+	// first failed reload.
+	for _, o := range outcomes {
+		if v, ok := value(t, reg, "vectord_config_reloads_total", map[string]string{"outcome": o}); !ok || v != 0 {
+			t.Errorf("vectord_config_reloads_total{outcome=%q} at start = %v (present %v), want 0", o, v, ok)
+		}
+	}
+	m.ConfigReloaded(true)
+	m.ConfigReloaded(false)
+	m.ConfigReloaded(false)
+	if got := testutil.ToFloat64(m.reloads.WithLabelValues("success")); got != 1 {
+		t.Errorf("successful reloads = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.reloads.WithLabelValues("failure")); got != 2 {
+		t.Errorf("failed reloads = %v, want 2", got)
+	}
+	if n := seriesCount(t, reg, "vectord_config_reloads_total"); n != 2 {
+		t.Errorf("vectord_config_reloads_total has %d series, want 2", n)
+	}
+}
+
+func TestNotifyFailed(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.NotifyFailed("oncall")
+	m.NotifyFailed("oncall")
+	m.NotifyFailed("slack")
+	if v, ok := value(t, reg, "vectord_notify_failures_total", map[string]string{"target": "oncall"}); !ok || v != 2 {
+		t.Errorf("oncall notify failures = %v (present %v), want 2", v, ok)
+	}
+	if v, ok := value(t, reg, "vectord_notify_failures_total", map[string]string{"target": "slack"}); !ok || v != 1 {
+		t.Errorf("slack notify failures = %v (present %v), want 1", v, ok)
+	}
+}
+
+func TestDrill(t *testing.T) {
+	env := map[string]string{"site": "acme", "environment": "production"}
+	tests := []struct {
+		name                string
+		record              func(m *Metrics)
+		wantSuccess         float64
+		wantSuccessPresent  bool
+		wantFailures        float64
+		wantFailuresPresent bool
+	}{
+		{
+			name:                "success sets the time and creates the failure counter at zero",
+			record:              func(m *Metrics) { m.DrillSucceeded("acme", "production", t1) },
+			wantSuccess:         float64(t1.Unix()),
+			wantSuccessPresent:  true,
+			wantFailuresPresent: true,
+		},
+		{
+			name: "newer success replaces an older one",
+			record: func(m *Metrics) {
+				m.DrillSucceeded("acme", "production", t0)
+				m.DrillSucceeded("acme", "production", t2)
+			},
+			wantSuccess:         float64(t2.Unix()),
+			wantSuccessPresent:  true,
+			wantFailuresPresent: true,
+		},
+		{
+			name: "older success does not move the time backwards",
+			record: func(m *Metrics) {
+				m.DrillSucceeded("acme", "production", t2)
+				m.DrillSucceeded("acme", "production", t0)
+			},
+			wantSuccess:         float64(t2.Unix()),
+			wantSuccessPresent:  true,
+			wantFailuresPresent: true,
+		},
+		{
+			name: "failures count and keep the last success",
+			record: func(m *Metrics) {
+				m.DrillSucceeded("acme", "production", t1)
+				m.DrillFailed("acme", "production")
+				m.DrillFailed("acme", "production")
+			},
+			wantSuccess:         float64(t1.Unix()),
+			wantSuccessPresent:  true,
+			wantFailures:        2,
+			wantFailuresPresent: true,
+		},
+		{
+			name:                "failure before any success",
+			record:              func(m *Metrics) { m.DrillFailed("acme", "production") },
+			wantFailures:        1,
+			wantFailuresPresent: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, reg := newMetrics(t)
+			tt.record(m)
+			if v, ok := value(t, reg, "vectord_drill_last_success_timestamp_seconds", env); ok != tt.wantSuccessPresent || v != tt.wantSuccess {
+				t.Errorf("vectord_drill_last_success_timestamp_seconds = %v (present %v), want %v (present %v)", v, ok, tt.wantSuccess, tt.wantSuccessPresent)
+			}
+			if v, ok := value(t, reg, "vectord_drill_failures_total", env); ok != tt.wantFailuresPresent || v != tt.wantFailures {
+				t.Errorf("vectord_drill_failures_total = %v (present %v), want %v (present %v)", v, ok, tt.wantFailures, tt.wantFailuresPresent)
+			}
+		})
+	}
+}
+
+func TestSetLeader(t *testing.T) {
+	m, _ := newMetrics(t)
+	if got := testutil.ToFloat64(m.leader); got != 0 {
+		t.Errorf("vectord_leader at start = %v, want 0", got)
+	}
+	m.SetLeader(true)
+	if got := testutil.ToFloat64(m.leader); got != 1 {
+		t.Errorf("vectord_leader after SetLeader(true) = %v, want 1", got)
+	}
+	m.SetLeader(false)
+	if got := testutil.ToFloat64(m.leader); got != 0 {
+		t.Errorf("vectord_leader after SetLeader(false) = %v, want 0", got)
 	}
 }
 
@@ -504,12 +710,20 @@ func TestForget(t *testing.T) {
 	if _, ok := value(t, reg, "vectord_backup_last_success_timestamp_seconds", map[string]string{"site": "acme", "environment": "staging"}); !ok {
 		t.Error("acme/staging last success removed by Forget of acme/production")
 	}
+	if _, ok := value(t, reg, "vectord_notify_failures_total", map[string]string{"target": "oncall"}); !ok {
+		t.Error("vectord_notify_failures_total removed by Forget, want it kept (it has no environment)")
+	}
 
 	// A forgotten environment that comes back starts afresh: Rebuild may set
 	// an older last success again.
 	m.Rebuild([]StoredBackup{{Site: "acme", Environment: "production", CompletedAt: t0}})
 	if v, _ := value(t, reg, "vectord_backup_last_success_timestamp_seconds", map[string]string{"site": "acme", "environment": "production"}); v != float64(t0.Unix()) {
 		t.Errorf("last success after Forget and Rebuild = %v, want %v", v, t0.Unix())
+	}
+	// Likewise for the drill's last success.
+	m.DrillSucceeded("acme", "production", t0.Add(-time.Hour))
+	if v, _ := value(t, reg, "vectord_drill_last_success_timestamp_seconds", map[string]string{"site": "acme", "environment": "production"}); v != float64(t0.Add(-time.Hour).Unix()) {
+		t.Errorf("drill last success after Forget = %v, want %v", v, t0.Add(-time.Hour).Unix())
 	}
 }
 
@@ -523,6 +737,8 @@ func TestConcurrentUse(t *testing.T) {
 				m.JobSucceeded("acme", "production", TriggerSchedule, at, 1, time.Second)
 				m.Rebuild([]StoredBackup{{Site: "acme", Environment: "production", CompletedAt: at, Targets: []string{"local"}}})
 				m.SetStored("acme", "production", "local", j, int64(j))
+				m.DrillSucceeded("acme", "staging", at)
+				m.DrillFailed("acme", "staging")
 				m.Forget("acme", "staging")
 			}
 		})
