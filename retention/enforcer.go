@@ -155,6 +155,38 @@ func (e *Enforcer) Apply(ctx context.Context, site, env string, p Policy, dryRun
 	return res, e.finish(ctx, append(pending, marked...), &res)
 }
 
+// Forget deletes rs now, whatever the policy says (vectord forget), in the
+// same three steps as Apply: mark them all, remove their files and
+// manifests from every target, then their records. A pinned backup is
+// refused before anything is touched: the error names it and nothing is
+// deleted. A backup whose delete does not finish stays marked and is
+// reported in Result.Failed, as in Apply.
+func (e *Enforcer) Forget(ctx context.Context, rs []catalog.Record) (Result, error) {
+	var res Result
+	var errs []error
+	for _, r := range rs {
+		if r.Pinned {
+			errs = append(errs, fmt.Errorf("backup %s is pinned (vectord pin %s --unpin first)", r.ID, r.ID))
+			continue
+		}
+		if err := e.check(r); err != nil {
+			errs = append(errs, fmt.Errorf("backup %s: %w", r.ID, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	marked, err := e.mark(ctx, rs)
+	if err != nil {
+		return res, err
+	}
+	return res, e.finish(ctx, marked, &res)
+}
+
+// ErrRefused is matched by Forget's error when it deletes nothing because
+// a backup is pinned or cannot be deleted completely.
+var ErrRefused = errors.New("refused")
+
 // RetryPending finishes the deletes of every site and environment that an
 // earlier run left unfinished, by a crash or a failed target delete. It
 // returns nil when all of them finished; otherwise an error counting the

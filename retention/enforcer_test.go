@@ -723,3 +723,33 @@ func TestApplyBackupRemovedMeanwhile(t *testing.T) {
 		})
 	}
 }
+
+func TestForgetDeletesWhateverThePolicyAndRefusesPinned(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	recs := f.storeDays(t, "acme", "production", 3) // oldest first
+	newest := recs[2]
+	pinned := recs[1]
+	if err := f.db.SetPinned(ctx, pinned.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	pinned.Pinned = true
+	// A pinned one among them: nothing is deleted.
+	if _, err := f.enf.Forget(ctx, []catalog.Record{newest, pinned}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), pinned.ID) {
+		t.Fatalf("Forget(with pinned) = %v, want ErrRefused naming %s", err, pinned.ID)
+	}
+	if got := f.listed(t, "acme", "production"); len(got) != 3 {
+		t.Fatalf("after a refused forget %v are listed, want all 3", got)
+	}
+	// The newest one, which retention never deletes, goes.
+	res, err := f.enf.Forget(ctx, []catalog.Record{newest})
+	if err != nil || len(res.Deleted) != 1 {
+		t.Fatalf("Forget = %+v, %v", res, err)
+	}
+	if got := f.listed(t, "acme", "production"); slices.Contains(got, newest.ID) || len(got) != 2 {
+		t.Fatalf("listed after forget = %v, want the two older ones", got)
+	}
+	if got := f.filesPresent(t, newest); got[0] != "none" {
+		t.Fatalf("files of the forgotten backup: %v, want none", got)
+	}
+}
