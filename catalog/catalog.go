@@ -42,6 +42,8 @@ var (
 	// ErrSchemaVersion: the catalog was written by a newer vectord, or its
 	// schema version is unreadable.
 	ErrSchemaVersion = errors.New("unsupported catalog schema version")
+	// ErrNotCatalog: the file is a bbolt database but not a vectord catalog.
+	ErrNotCatalog = errors.New("not a vectord catalog")
 )
 
 var (
@@ -154,7 +156,7 @@ func migrate(tx *bbolt.Tx) error {
 			return nil
 		})
 		if len(foreign) > 0 {
-			return fmt.Errorf("not a vectord catalog: no schema version, buckets %s", strings.Join(foreign, ", "))
+			return fmt.Errorf("%w: no schema version, buckets %s", ErrNotCatalog, strings.Join(foreign, ", "))
 		}
 	}
 	// Version 1 is the first layout: there is nothing older to migrate.
@@ -179,7 +181,7 @@ func checkSchema(tx *bbolt.Tx) error {
 	case err != nil:
 		return err
 	case v == 0:
-		return errors.New("not an initialized vectord catalog: no schema version")
+		return fmt.Errorf("%w: not initialized, no schema version", ErrNotCatalog)
 	case v > SchemaVersion:
 		return newerSchema(v)
 	case v < SchemaVersion:

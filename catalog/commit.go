@@ -306,3 +306,23 @@ func (db *DB) PruneJobs(ctx context.Context, keep int, since time.Time) (int, er
 	}
 	return deleted, nil
 }
+
+// Empty reports whether the catalog holds no backup at all, not even one
+// being deleted. Errors: ctx's error.
+func (db *DB) Empty(ctx context.Context) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	empty := true
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketIDs, bucketDeleting} {
+			if b := tx.Bucket(name); b != nil {
+				if k, _ := b.Cursor().First(); k != nil {
+					empty = false
+				}
+			}
+		}
+		return nil
+	})
+	return empty, err
+}

@@ -78,6 +78,12 @@ type Exporter struct {
 	PollInterval    time.Duration // first status poll; default 2s
 	PollMaxInterval time.Duration // polls back off up to this; default 30s
 
+	// SpaceCheck, when set, is asked before an export is requested whether
+	// storage can take a backup of the environment (free space against
+	// the size of its last backup): a full disk fails the job before it
+	// spends a database operation. Its error is a storage failure.
+	SpaceCheck func(ctx context.Context, site, env string) error
+
 	Gate     Gate         // nil admits everything at once
 	Observer Observer     // nil observes nothing
 	Logger   *slog.Logger // nil discards
@@ -271,6 +277,11 @@ var errExportGone = &Error{Reason: ReasonURLExpired, Err: errors.New("the export
 // the export completes at the API.
 func (j *job) requestExport(ctx context.Context) (func(), error) {
 	j.progress("exporting", 0, -1)
+	if sc := j.e.SpaceCheck; sc != nil {
+		if err := sc(ctx, j.req.Site, j.req.Environment); err != nil {
+			return nil, &Error{Reason: ReasonStorage, Err: err}
+		}
+	}
 	release := func() {}
 	if g := j.e.Gate; g != nil {
 		r, err := g.Export(ctx, j.req.Trigger)

@@ -568,3 +568,52 @@ func TestLongServerErrorStormWhilePolling(t *testing.T) {
 	}
 	h.assertStored(rec, codec.Zstd)
 }
+
+// TestFullDiskSpendsNoExport: when storage cannot take the backup, the job
+// fails as a storage failure before any export is requested.
+func TestFullDiskSpendsNoExport(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.ex.SpaceCheck = func(ctx context.Context, site, env string) error {
+		return errors.New("not enough free space under /backups: 1 MiB free, the last backup of acme/production took 4 MiB")
+	}
+	_, err := h.run(context.Background())
+	if exporter.Reason(err) != exporter.ReasonStorage || !strings.Contains(err.Error(), "not enough free space") {
+		t.Fatalf("Run = %v (reason %q), want a storage failure naming the free space", err, exporter.Reason(err))
+	}
+	if n := h.sim.Stats().ExportRequests[vectorsim.EnvKey{Site: "1001", Env: "2001"}]; n != 0 {
+		t.Errorf("export requests = %d, want 0: a full disk must not spend the budget", n)
+	}
+	h.assertNothingStored()
+}
+
+// TestResumedJobRecordsItsFileOnce: a process that stopped after
+// committing the file and manifest but before recording it (job left in
+// storing, backup id chosen) is resumed into exactly one record with the
+// id it chose, on the same file.
+func TestResumedJobRecordsItsFileOnce(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	first, err := h.run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := h.db.Jobs(context.Background())
+	if err != nil || len(jobs) != 1 || jobs[0].BackupID != first.ID || jobs[0].State != "succeeded" {
+		t.Fatalf("jobs = %+v, %v; want one succeeded job naming backup %s", jobs, err, first.ID)
+	}
+	// Resume the same job as a restarted daemon would: same job id, start
+	// time, export and backup id.
+	req := h.request()
+	req.JobID, req.StartedAt, req.BackupID = jobs[0].ID, first.StartedAt, first.ID
+	req.ExportID, req.ExportRequestedAt = first.ExportID, jobs[0].ExportRequestedAt
+	again, err := h.ex.Run(context.Background(), req)
+	if err != nil {
+		t.Fatalf("resumed Run: %v", err)
+	}
+	if again.ID != first.ID {
+		t.Errorf("resumed job recorded %s, want the id it chose first, %s", again.ID, first.ID)
+	}
+	h.assertStored(first, codec.Zstd) // exactly one record, one file, one manifest
+	if files := h.files(); len(files) != 2 {
+		t.Errorf("storage holds %v, want one backup and its manifest", files)
+	}
+}
