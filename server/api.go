@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -15,7 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -31,11 +30,25 @@ const maxBodyBytes = 64 << 10
 // nameRE is a configured site or environment name.
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
+// idPrefixRE is a catalog id (a 26-character ULID) or a prefix of one, in
+// either case.
+var idPrefixRE = regexp.MustCompile(`^[0-9A-Za-z]{1,26}$`)
+
 func (s *Server) routes() http.Handler {
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api/v1/backups", s.listBackups)
 	api.HandleFunc("POST /api/v1/backups", s.startBackup)
 	api.HandleFunc("/api/v1/backups", methodNotAllowed("GET, HEAD, POST"))
+	api.HandleFunc("GET /api/v1/backups/{id}", s.getBackup)
+	api.HandleFunc("DELETE /api/v1/backups/{id}", s.forgetBackup)
+	api.HandleFunc("/api/v1/backups/{id}", methodNotAllowed("GET, HEAD, DELETE"))
+	api.HandleFunc("PUT /api/v1/backups/{id}/pin", s.pinBackup(true))
+	api.HandleFunc("DELETE /api/v1/backups/{id}/pin", s.pinBackup(false))
+	api.HandleFunc("/api/v1/backups/{id}/pin", methodNotAllowed("PUT, DELETE"))
+	api.HandleFunc("POST /api/v1/prune", s.prune)
+	api.HandleFunc("/api/v1/prune", methodNotAllowed("POST"))
+	api.HandleFunc("POST /api/v1/check", s.check)
+	api.HandleFunc("/api/v1/check", methodNotAllowed("POST"))
 	api.HandleFunc("GET /api/v1/jobs/{job_id}", s.job)
 	api.HandleFunc("/api/v1/jobs/{job_id}", methodNotAllowed("GET, HEAD"))
 	api.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +69,10 @@ func (s *Server) routes() http.Handler {
 		writeText(w, http.StatusOK, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			writeText(w, http.StatusServiceUnavailable, "draining for shutdown\n")
+			return
+		}
 		if !s.ready() {
 			writeText(w, http.StatusServiceUnavailable, "not ready\n")
 			return
@@ -120,54 +137,335 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// listBackups answers GET /api/v1/backups?site=&env=.
+// listBackups answers GET /api/v1/backups?site=&env=&limit=&after=: one
+// page of records, streamed as it is encoded, with a Link to the next.
 func (s *Server) listBackups(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilter(r.URL.Query())
+	q, err := parseListQuery(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	recs, err := s.backups.List(r.Context(), f)
+	recs, next, err := s.backups.Page(r.Context(), q.filter, q.after, q.limit)
 	if err != nil {
-		if r.Context().Err() != nil {
-			return // the client went away
-		}
-		s.log.Error("list backups", "site", f.Site, "environment", f.Environment, "error", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("list backups: %v", err))
+		s.fail(w, r, "list backups", err, "site", q.filter.Site, "environment", q.filter.Environment)
 		return
 	}
-	if recs == nil {
-		recs = []catalog.Record{}
+	if next != "" {
+		w.Header().Set("Link", nextLink(q.filter, next, q.limit))
 	}
-	slices.SortStableFunc(recs, func(a, b catalog.Record) int {
-		return cmp.Or(b.StartedAt.Compare(a.StartedAt), strings.Compare(b.ID, a.ID))
-	})
-	writeJSON(w, http.StatusOK, recs)
+	s.writeRecords(w, recs)
 }
 
-// parseFilter reads the query of GET /api/v1/backups: site and env, each
-// at most once, each a name or empty.
-func parseFilter(q url.Values) (catalog.Filter, error) {
-	var f catalog.Filter
+// listQuery is the query of GET /api/v1/backups.
+type listQuery struct {
+	filter catalog.Filter
+	after  string
+	limit  int
+}
+
+// parseListQuery reads the query of GET /api/v1/backups: site and env,
+// each a name or empty; limit, 1 to MaxPageSize (empty:
+// catalog.DefaultPageSize); after, a catalog id or empty; each at most
+// once. Errors name the parameter at fault.
+func parseListQuery(q url.Values) (listQuery, error) {
+	lq := listQuery{limit: catalog.DefaultPageSize}
 	for k, v := range q {
-		var dst *string
 		switch k {
-		case "site":
-			dst = &f.Site
-		case "env":
-			dst = &f.Environment
+		case "site", "env", "limit", "after":
 		default:
-			return catalog.Filter{}, fmt.Errorf("unknown query parameter %q: want site, env", k)
+			return listQuery{}, fmt.Errorf("unknown query parameter %q: want site, env, limit, after", k)
 		}
 		if len(v) > 1 {
-			return catalog.Filter{}, fmt.Errorf("query parameter %s given %d times", k, len(v))
+			return listQuery{}, fmt.Errorf("query parameter %s given %d times", k, len(v))
 		}
-		if v[0] != "" && !nameRE.MatchString(v[0]) {
-			return catalog.Filter{}, fmt.Errorf("query parameter %s: %q is not a name ([a-z0-9][a-z0-9_-]*)", k, v[0])
+		switch k {
+		case "site", "env":
+			if v[0] != "" && !nameRE.MatchString(v[0]) {
+				return listQuery{}, fmt.Errorf("query parameter %s: %q is not a name ([a-z0-9][a-z0-9_-]*)", k, v[0])
+			}
+			if k == "site" {
+				lq.filter.Site = v[0]
+			} else {
+				lq.filter.Environment = v[0]
+			}
+		case "limit":
+			if v[0] == "" {
+				continue
+			}
+			n, err := strconv.Atoi(v[0])
+			if err != nil {
+				return listQuery{}, fmt.Errorf("query parameter limit: %q is not a whole number (want 1 to %d)", v[0], MaxPageSize)
+			}
+			if n < 1 || n > MaxPageSize {
+				return listQuery{}, fmt.Errorf("query parameter limit: %d is out of range (want 1 to %d)", n, MaxPageSize)
+			}
+			lq.limit = n
+		case "after":
+			if v[0] != "" && !idPrefixRE.MatchString(v[0]) {
+				return listQuery{}, fmt.Errorf("query parameter after: %q is not a backup id", v[0])
+			}
+			lq.after = strings.ToLower(v[0])
 		}
-		*dst = v[0]
 	}
-	return f, nil
+	return lq, nil
+}
+
+// nextLink is the Link header value that points at the page after next.
+func nextLink(f catalog.Filter, next string, limit int) string {
+	var b strings.Builder
+	b.WriteString("</api/v1/backups?")
+	if f.Site != "" {
+		b.WriteString("site=" + url.QueryEscape(f.Site) + "&")
+	}
+	if f.Environment != "" {
+		b.WriteString("env=" + url.QueryEscape(f.Environment) + "&")
+	}
+	b.WriteString("after=" + url.QueryEscape(next) + "&limit=" + strconv.Itoa(limit))
+	b.WriteString(`>; rel="next"`)
+	return b.String()
+}
+
+// writeRecords answers 200 with recs as a JSON array, encoding one record
+// at a time straight to w: the answer is never held in memory whole. The
+// bytes are those json.Encoder writes for the slice.
+func (s *Server) writeRecords(w http.ResponseWriter, recs []catalog.Record) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// encode puts one record, preceded by sep, in buf without its newline.
+	encode := func(sep byte, r catalog.Record) error {
+		buf.Reset()
+		buf.WriteByte(sep)
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("encode backup %s: %w", r.ID, err)
+		}
+		buf.Truncate(buf.Len() - 1)
+		return nil
+	}
+	if len(recs) > 0 {
+		// The first record before the status: a failure can still say so.
+		if err := encode('[', recs[0]); err != nil {
+			s.log.Error("list backups", "error", err)
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if len(recs) == 0 {
+		io.WriteString(w, "[]\n")
+		return
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return // the client went away
+	}
+	for _, r := range recs[1:] {
+		if err := encode(',', r); err != nil {
+			// Too late for an error status: cut the answer short so that
+			// the client sees a broken one, not a shorter list.
+			s.log.Error("list backups", "error", err)
+			panic(http.ErrAbortHandler)
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return
+		}
+	}
+	io.WriteString(w, "]\n")
+}
+
+// resolve answers the {id} of the request's path with the full id of the
+// one backup it names (a unique prefix will do), or writes the error
+// answer and returns false.
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (string, bool) {
+	prefix := r.PathValue("id")
+	if !idPrefixRE.MatchString(prefix) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("backup id %q: want a catalog id or a prefix of one (up to 26 letters and digits)", prefix))
+		return "", false
+	}
+	id, err := s.backups.Resolve(r.Context(), prefix)
+	if err != nil {
+		s.fail(w, r, "resolve backup id", err, "id", prefix)
+		return "", false
+	}
+	return id, true
+}
+
+// getBackup answers GET /api/v1/backups/{id}: one record.
+func (s *Server) getBackup(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.resolve(w, r)
+	if !ok {
+		return
+	}
+	rec, err := s.backups.Get(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, "get backup", err, "id", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
+
+// forgetBackup answers DELETE /api/v1/backups/{id}: 200 with the full id
+// of the backup deleted.
+func (s *Server) forgetBackup(w http.ResponseWriter, r *http.Request) {
+	if s.admin == nil {
+		notSupported(w)
+		return
+	}
+	id, ok := s.resolve(w, r)
+	if !ok {
+		return
+	}
+	unlimitedWrite(w)
+	if err := s.admin.Forget(r.Context(), id); err != nil {
+		s.fail(w, r, "forget backup", err, "id", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ID string `json:"id"`
+	}{id})
+}
+
+// pinBackup answers PUT (pinned) and DELETE (not) /api/v1/backups/{id}/pin
+// with 204.
+func (s *Server) pinBackup(pinned bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.admin == nil {
+			notSupported(w)
+			return
+		}
+		id, ok := s.resolve(w, r)
+		if !ok {
+			return
+		}
+		if err := s.admin.Pin(r.Context(), id, pinned); err != nil {
+			s.fail(w, r, "pin backup", err, "id", id, "pinned", pinned)
+			return
+		}
+		noContent(w)
+	}
+}
+
+// pruneRequest is the body of POST /api/v1/prune.
+type pruneRequest struct {
+	DryRun bool `json:"dry_run"`
+}
+
+// prune answers POST /api/v1/prune: 200 with the Admin's report.
+func (s *Server) prune(w http.ResponseWriter, r *http.Request) {
+	if s.admin == nil {
+		notSupported(w)
+		return
+	}
+	var req pruneRequest
+	if !decodeAdminBody(w, r, &req, `{"dry_run":true}`) {
+		return
+	}
+	unlimitedWrite(w)
+	report, err := s.admin.Prune(r.Context(), req.DryRun)
+	if err != nil {
+		s.fail(w, r, "prune", err, "dry_run", req.DryRun)
+		return
+	}
+	writeJSON(w, http.StatusOK, report)
+}
+
+// checkRequest is the body of POST /api/v1/check.
+type checkRequest struct {
+	Repair   bool `json:"repair"`
+	ReadData bool `json:"read_data"`
+}
+
+// checkAnswer is the answer of POST /api/v1/check.
+type checkAnswer struct {
+	OK     bool            `json:"ok"`
+	Report json.RawMessage `json:"report"`
+}
+
+// check answers POST /api/v1/check: 200 with {"ok","report"}, also when
+// the check found problems.
+func (s *Server) check(w http.ResponseWriter, r *http.Request) {
+	if s.admin == nil {
+		notSupported(w)
+		return
+	}
+	var req checkRequest
+	if !decodeAdminBody(w, r, &req, `{"repair":false,"read_data":false}`) {
+		return
+	}
+	unlimitedWrite(w)
+	report, ok, err := s.admin.Check(r.Context(), req.Repair, req.ReadData)
+	if err != nil {
+		s.fail(w, r, "check", err, "repair", req.Repair, "read_data", req.ReadData)
+		return
+	}
+	writeJSON(w, http.StatusOK, checkAnswer{OK: ok, Report: report})
+}
+
+// decodeAdminBody decodes the request body into v as decodeBody does, or
+// writes the error answer (400, or 413 for a body too large) and returns
+// false.
+func decodeAdminBody(w http.ResponseWriter, r *http.Request, v any, example string) bool {
+	err := decodeBody(http.MaxBytesReader(w, r.Body, maxBodyBytes), v, example)
+	if err == nil {
+		return true
+	}
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+		return false
+	}
+	writeError(w, http.StatusBadRequest, err.Error())
+	return false
+}
+
+// unlimitedWrite lifts the http.Server's write timeout from this answer:
+// a prune, check or forget may take longer than it; the client's going
+// away still cancels the request's context. Writers that cannot (a test's
+// recorder) are left as they are.
+func unlimitedWrite(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+}
+
+// errorStatus is the HTTP status that answers err.
+func errorStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, catalog.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrAmbiguous), errors.Is(err, catalog.ErrAmbiguous):
+		return http.StatusConflict
+	case errors.Is(err, ErrInvalid), errors.Is(err, catalog.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrNotSupported):
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
+// fail writes the error answer for err, unless the client has gone away;
+// a 500 is also logged, with what failed and attrs.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error, attrs ...any) {
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	code := errorStatus(err)
+	if code == http.StatusInternalServerError {
+		s.log.Error(what, append(attrs, "error", err)...)
+	}
+	writeError(w, code, err.Error())
+}
+
+func notSupported(w http.ResponseWriter) {
+	writeError(w, http.StatusNotImplemented, "not supported by this daemon")
+}
+
+func noContent(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // startBackup answers POST /api/v1/backups.
@@ -231,19 +529,8 @@ type backupRequest struct {
 // an *http.MaxBytesError) or say what is wrong with the body.
 func decodeBackupRequest(r io.Reader) (backupRequest, error) {
 	var req backupRequest
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		if errors.Is(err, io.EOF) {
-			return backupRequest{}, errors.New(`empty request body: want a JSON object such as {"site":"acme"}`)
-		}
-		return backupRequest{}, fmt.Errorf("decode request body: %w", err)
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			return backupRequest{}, fmt.Errorf("decode request body: %w", err)
-		}
-		return backupRequest{}, errors.New("decode request body: data after the JSON object")
+	if err := decodeBody(r, &req, `{"site":"acme"}`); err != nil {
+		return backupRequest{}, err
 	}
 	for _, f := range []struct{ name, v string }{
 		{"site", req.Site}, {"environment", req.Environment}, {"reason", req.Reason}, {"trigger", req.Trigger},
@@ -263,6 +550,28 @@ func decodeBackupRequest(r io.Reader) (backupRequest, error) {
 		return backupRequest{}, fmt.Errorf("trigger %q not accepted: want %s or %s", req.Trigger, catalog.TriggerManual, catalog.TriggerPreImport)
 	}
 	return req, nil
+}
+
+// decodeBody reads one JSON value from r into v: no unknown fields (a
+// misspelt "dry_run" must not prune for real), no data after it. Errors
+// wrap the reader's error (for example an *http.MaxBytesError) or say what
+// is wrong with the body; an empty body's error shows example.
+func decodeBody(r io.Reader, v any, example string) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("empty request body: want a JSON object such as %s", example)
+		}
+		return fmt.Errorf("decode request body: %w", err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return fmt.Errorf("decode request body: %w", err)
+		}
+		return errors.New("decode request body: data after the JSON object")
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

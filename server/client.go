@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,20 +34,26 @@ type Client struct {
 	base  string // scheme://host[:port][/prefix], no trailing slash
 	token string
 	hc    *http.Client
+	long  *http.Client // for Forget, Prune and Check
 }
 
 // NewClient returns a client for the daemon at baseURL (for example
 // "http://127.0.0.1:9469"; "http://" is assumed when no scheme is given)
 // that sends token as its bearer token unless it is empty. A nil hc means
-// an http.Client with DefaultClientTimeout.
+// an http.Client with DefaultClientTimeout for every request except those
+// of Forget, Prune and Check, which may run for long (deleting files,
+// re-reading every backup) and are bounded by their context only; a
+// non-nil hc serves every request.
 func NewClient(baseURL, token string, hc *http.Client) *Client {
 	if !strings.Contains(baseURL, "://") {
 		baseURL = "http://" + baseURL
 	}
+	long := hc
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultClientTimeout}
+		long = &http.Client{}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: hc, long: long}
 }
 
 // LocalURL returns the base URL at which a client on this machine reaches a
@@ -69,9 +76,37 @@ func LocalURL(listen string) (string, error) {
 }
 
 // Backups returns the daemon's catalog records of site and env (empty
-// matches any), newest first. Errors: one matching ErrInvalid for a
-// malformed name, ErrUnauthorized, or a transport error.
+// matches any), newest first, following every page of GET /api/v1/backups
+// (so it holds the whole list: use BackupsPage to read a large catalog
+// page by page). Errors: one matching ErrInvalid for a malformed name,
+// ErrUnauthorized, or a transport error.
 func (c *Client) Backups(ctx context.Context, site, env string) ([]catalog.Record, error) {
+	all := []catalog.Record{}
+	after := ""
+	for {
+		recs, next, err := c.BackupsPage(ctx, site, env, after, 0)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, recs...)
+		if next == "" {
+			return all, nil
+		}
+		if next == after {
+			return nil, fmt.Errorf("list backups at %s: the next page after %s is the same page", c.base, after)
+		}
+		after = next
+	}
+}
+
+// BackupsPage returns one page of the daemon's catalog records of site and
+// env (empty matches any), newest first: up to limit records (0 or less:
+// the daemon's default, catalog.DefaultPageSize; at most MaxPageSize)
+// after the backup with id after ("": from the newest), and the id to pass
+// as after for the next page ("" when this is the last). Errors: one
+// matching ErrInvalid for a malformed name, id or limit, ErrUnauthorized,
+// or a transport error.
+func (c *Client) BackupsPage(ctx context.Context, site, env, after string, limit int) ([]catalog.Record, string, error) {
 	q := url.Values{}
 	if site != "" {
 		q.Set("site", site)
@@ -79,18 +114,168 @@ func (c *Client) Backups(ctx context.Context, site, env string) ([]catalog.Recor
 	if env != "" {
 		q.Set("env", env)
 	}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
 	path := "/api/v1/backups"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
 	var recs []catalog.Record
-	if err := c.do(ctx, http.MethodGet, path, nil, http.StatusOK, &recs); err != nil {
-		return nil, fmt.Errorf("list backups at %s: %w", c.base, err)
+	h, err := c.send(ctx, c.hc, http.MethodGet, path, nil, http.StatusOK, &recs)
+	if err != nil {
+		return nil, "", fmt.Errorf("list backups at %s: %w", c.base, err)
+	}
+	next, err := nextAfter(h.Values("Link"))
+	if err != nil {
+		return nil, "", fmt.Errorf("list backups at %s: %w", c.base, err)
 	}
 	if recs == nil {
 		recs = []catalog.Record{}
 	}
-	return recs, nil
+	return recs, next, nil
+}
+
+// nextAfter returns the after parameter of the rel="next" link among the
+// Link header values, or "" when there is none.
+func nextAfter(links []string) (string, error) {
+	for _, v := range links {
+		for link := range strings.SplitSeq(v, ",") {
+			target, params, ok := strings.Cut(strings.TrimSpace(link), ";")
+			if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") || !relNext(params) {
+				continue
+			}
+			u, err := url.Parse(target[1 : len(target)-1])
+			if err != nil {
+				return "", fmt.Errorf("link to the next page: %w", err)
+			}
+			after := u.Query().Get("after")
+			if after == "" {
+				return "", fmt.Errorf("link to the next page %q has no after parameter", u.Path)
+			}
+			return after, nil
+		}
+	}
+	return "", nil
+}
+
+// relNext reports whether Link parameters hold rel="next" (or rel=next,
+// or next among several relation types).
+func relNext(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
+			continue
+		}
+		for rel := range strings.FieldsSeq(strings.Trim(strings.TrimSpace(v), `"`)) {
+			if strings.EqualFold(rel, "next") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Backup returns the daemon's catalog record of the backup whose id is, or
+// starts with, idOrPrefix. Errors: one matching ErrNotFound (and
+// catalog.ErrNotFound) when none does, one matching ErrAmbiguous (and
+// catalog.ErrAmbiguous) naming the candidates when several do, ErrInvalid
+// for a malformed id, ErrUnauthorized, or a transport error.
+func (c *Client) Backup(ctx context.Context, idOrPrefix string) (catalog.Record, error) {
+	path, err := backupPath(idOrPrefix)
+	if err != nil {
+		return catalog.Record{}, err
+	}
+	var r catalog.Record
+	if _, err := c.send(ctx, c.hc, http.MethodGet, path, nil, http.StatusOK, &r); err != nil {
+		return catalog.Record{}, fmt.Errorf("backup %s at %s: %w", idOrPrefix, c.base, err)
+	}
+	return r, nil
+}
+
+// Forget asks the daemon to delete the backup whose id is, or starts with,
+// idOrPrefix now, as `vectord forget` does (mark, files on every target,
+// record), and returns its full id. Errors: as Backup's, plus one matching
+// ErrInvalid for a pinned backup, ErrUnavailable, and ErrNotSupported from
+// a daemon that offers no catalog administration.
+func (c *Client) Forget(ctx context.Context, idOrPrefix string) (string, error) {
+	path, err := backupPath(idOrPrefix)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	if _, err := c.send(ctx, c.long, http.MethodDelete, path, nil, http.StatusOK, &out); err != nil {
+		return "", fmt.Errorf("forget backup %s at %s: %w", idOrPrefix, c.base, err)
+	}
+	if out.ID == "" {
+		return "", fmt.Errorf("forget backup %s: %s answered without the backup's id", idOrPrefix, c.base)
+	}
+	return out.ID, nil
+}
+
+// Pin asks the daemon to pin (pinned true) or unpin the backup whose id
+// is, or starts with, idOrPrefix. Errors: as Forget's.
+func (c *Client) Pin(ctx context.Context, idOrPrefix string, pinned bool) error {
+	path, err := backupPath(idOrPrefix)
+	if err != nil {
+		return err
+	}
+	method, what := http.MethodPut, "pin"
+	if !pinned {
+		method, what = http.MethodDelete, "unpin"
+	}
+	if _, err := c.send(ctx, c.hc, method, path+"/pin", nil, http.StatusNoContent, nil); err != nil {
+		return fmt.Errorf("%s backup %s at %s: %w", what, idOrPrefix, c.base, err)
+	}
+	return nil
+}
+
+// Prune asks the daemon to apply retention now (with dryRun, only to say
+// what it would do) and returns its report, JSON as the daemon's Admin
+// wrote it. Errors: one matching ErrUnavailable, ErrNotSupported,
+// ErrUnauthorized, another error with the daemon's message, or a
+// transport error.
+func (c *Client) Prune(ctx context.Context, dryRun bool) (json.RawMessage, error) {
+	body, err := json.Marshal(pruneRequest{DryRun: dryRun})
+	if err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	var report json.RawMessage
+	if _, err := c.send(ctx, c.long, http.MethodPost, "/api/v1/prune", body, http.StatusOK, &report); err != nil {
+		return nil, fmt.Errorf("prune at %s: %w", c.base, err)
+	}
+	return report, nil
+}
+
+// Check asks the daemon to check its catalog against storage (with
+// repair, fixing what it can; with readData, re-reading every stored file)
+// and returns the report, JSON as the daemon's Admin wrote it, and whether
+// everything was in order; problems found are not an error of Check.
+// Errors: as Prune's.
+func (c *Client) Check(ctx context.Context, repair, readData bool) (json.RawMessage, bool, error) {
+	body, err := json.Marshal(checkRequest{Repair: repair, ReadData: readData})
+	if err != nil {
+		return nil, false, fmt.Errorf("check: %w", err)
+	}
+	var out checkAnswer
+	if _, err := c.send(ctx, c.long, http.MethodPost, "/api/v1/check", body, http.StatusOK, &out); err != nil {
+		return nil, false, fmt.Errorf("check at %s: %w", c.base, err)
+	}
+	return out.Report, out.OK, nil
+}
+
+// backupPath is the path of the backup idOrPrefix names. Errors: one
+// matching ErrInvalid for an empty id.
+func backupPath(idOrPrefix string) (string, error) {
+	if strings.TrimSpace(idOrPrefix) == "" {
+		return "", fmt.Errorf("backup id: %w: empty", ErrInvalid)
+	}
+	return "/api/v1/backups/" + url.PathEscape(idOrPrefix), nil
 }
 
 // StartBackup asks the daemon for one backup of site and env (empty: the
@@ -179,15 +364,23 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// do sends one control API request and decodes a want answer into out.
+// do sends one control API request with the client's http.Client and
+// decodes a want answer into out.
 func (c *Client) do(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	_, err := c.send(ctx, c.hc, method, path, body, want, out)
+	return err
+}
+
+// send sends one control API request with hc, decodes a want answer into
+// out (a nil out discards it), and returns the answer's header.
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, body []byte, want int, out any) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "vectord")
@@ -197,18 +390,22 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, want 
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return transportError(err)
+		return nil, transportError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != want {
-		return readStatusError(resp)
+		return nil, readStatusError(resp)
+	}
+	if out == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
+		return resp.Header, nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode answer: %w", err)
+		return nil, fmt.Errorf("decode answer: %w", err)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // transportError drops the request URL from a *url.Error: the caller names
@@ -230,11 +427,17 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d)", e.msg, e.code)
 }
 
-// Is matches the sentinel that the status stands for.
+// Is matches the sentinel that the status stands for; 404 and 409 match
+// the catalog's sentinels too, so that callers test a daemon's answer as
+// they test the catalog's own errors.
 func (e *statusError) Is(target error) bool {
 	switch e.code {
 	case http.StatusNotFound:
-		return target == ErrNotFound
+		return target == ErrNotFound || target == catalog.ErrNotFound
+	case http.StatusConflict:
+		return target == ErrAmbiguous || target == catalog.ErrAmbiguous
+	case http.StatusNotImplemented:
+		return target == ErrNotSupported
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		return target == ErrInvalid
 	case http.StatusUnauthorized, http.StatusForbidden:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/builtfast/vectord/catalog"
@@ -76,12 +78,145 @@ func (f *fakeJobs) submissions() []submission {
 	return append([]submission(nil), f.submitted...)
 }
 
-// backupsFunc adapts a function to Backups.
-type backupsFunc func(ctx context.Context, f catalog.Filter) ([]catalog.Record, error)
+// *catalog.DB is what the daemon passes as Options.Backups.
+var _ Backups = (*catalog.DB)(nil)
 
-func (b backupsFunc) List(ctx context.Context, f catalog.Filter) ([]catalog.Record, error) {
-	return b(ctx, f)
+// pageHook is a real catalog whose Page is replaced by page: for failures
+// and requests that block.
+type pageHook struct {
+	*catalog.DB
+	page func(ctx context.Context, f catalog.Filter, after string, limit int) ([]catalog.Record, string, error)
 }
+
+func (p pageHook) Page(ctx context.Context, f catalog.Filter, after string, limit int) ([]catalog.Record, string, error) {
+	return p.page(ctx, f, after, limit)
+}
+
+// testAdmin is an Admin over a real catalog, as the daemon's would be
+// without storage: Forget refuses a pinned backup, marks and removes the
+// record; Pin sets the pin; Prune and Check report the catalog's size.
+// err, when set, is what every method returns instead.
+type testAdmin struct {
+	db  *catalog.DB
+	mu  sync.Mutex
+	err error
+	// calls records each call: "forget ID", "pin ID true", "prune true",
+	// "check true false".
+	calls []string
+}
+
+func (a *testAdmin) record(call string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, call)
+	return a.err
+}
+
+func (a *testAdmin) called() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.calls...)
+}
+
+func (a *testAdmin) Forget(ctx context.Context, id string) error {
+	if err := a.record("forget " + id); err != nil {
+		return err
+	}
+	r, err := a.db.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.Pinned {
+		return fmt.Errorf("forget backup %s: %w: it is pinned (unpin it first)", id, ErrInvalid)
+	}
+	if err := a.db.MarkDeleting(ctx, id); err != nil {
+		return err
+	}
+	return a.db.Remove(ctx, id)
+}
+
+func (a *testAdmin) Pin(ctx context.Context, id string, pinned bool) error {
+	if err := a.record(fmt.Sprintf("pin %s %t", id, pinned)); err != nil {
+		return err
+	}
+	return a.db.SetPinned(ctx, id, pinned)
+}
+
+func (a *testAdmin) count(ctx context.Context) (int, error) {
+	n, after := 0, ""
+	for {
+		recs, next, err := a.db.Page(ctx, catalog.Filter{}, after, 0)
+		if err != nil {
+			return 0, err
+		}
+		n += len(recs)
+		if next == "" {
+			return n, nil
+		}
+		after = next
+	}
+}
+
+func (a *testAdmin) Prune(ctx context.Context, dryRun bool) (json.RawMessage, error) {
+	if err := a.record(fmt.Sprintf("prune %t", dryRun)); err != nil {
+		return nil, err
+	}
+	n, err := a.count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(fmt.Sprintf(`{"dry_run":%t,"kept":%d,"deleted":[]}`, dryRun, n)), nil
+}
+
+func (a *testAdmin) Check(ctx context.Context, repair, readData bool) (json.RawMessage, bool, error) {
+	if err := a.record(fmt.Sprintf("check %t %t", repair, readData)); err != nil {
+		return nil, false, err
+	}
+	n, err := a.count(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	// An empty catalog counts as a problem, so that tests see ok false.
+	return json.RawMessage(fmt.Sprintf(`{"records":%d,"problems":[]}`, n)), n > 0, nil
+}
+
+// fillCatalog adds n records of site acme (environments production and
+// staging, alternately), one a minute before t0, with AddBatch, and returns
+// the ids newest first.
+func fillCatalog(tb testing.TB, db *catalog.DB, n int) []string {
+	tb.Helper()
+	ids := make([]string, n)
+	batch := make([]catalog.Record, 0, catalog.MaxBatch)
+	for i := range n {
+		env := "production"
+		if i%2 == 1 {
+			env = "staging"
+		}
+		r := record("acme", env, t0.Add(-time.Duration(i+1)*time.Minute))
+		ids[i] = r.ID
+		batch = append(batch, r)
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := db.AddBatch(context.Background(), batch); err != nil {
+				tb.Fatalf("AddBatch: %v", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	return ids
+}
+
+// normalized returns rs as the catalog returns them.
+func normalized(rs ...catalog.Record) []catalog.Record {
+	out := make([]catalog.Record, len(rs))
+	for i, r := range rs {
+		out[i] = r.Normalized()
+	}
+	return out
+}
+
+// equateEmpty makes a nil slice equal an empty one: a decoded record's
+// recipients are [], a stored one's nil.
+var equateEmpty = cmpopts.EquateEmpty()
 
 // openCatalog opens a real catalog in a temporary directory holding rs.
 func openCatalog(tb testing.TB, rs ...catalog.Record) *catalog.DB {

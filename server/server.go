@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,11 +30,11 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
-// Errors a Jobs implementation returns (wrapped) to choose the control
-// API's answer, and that Client methods return (wrapped) for the daemon's
-// answers. Tell them apart with errors.Is.
+// Errors a Jobs, Backups or Admin implementation returns (wrapped) to
+// choose the control API's answer, and that Client methods return
+// (wrapped) for the daemon's answers. Tell them apart with errors.Is.
 var (
-	// ErrNotFound: no such site, environment or job (HTTP 404).
+	// ErrNotFound: no such site, environment, job or backup (HTTP 404).
 	ErrNotFound = errors.New("not found")
 	// ErrInvalid: the request is malformed or incomplete, for example no
 	// environment was named and none can be chosen (HTTP 400, or 413 for a
@@ -44,12 +46,62 @@ var (
 	// ErrUnauthorized: the control token is missing or wrong, or the
 	// request was refused as cross-origin (HTTP 401 or 403).
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrAmbiguous: a backup id prefix matches more than one backup; the
+	// message names the candidates (HTTP 409). The server answers 409 for
+	// errors matching it or catalog.ErrAmbiguous, and Client errors for a
+	// 409 match both.
+	ErrAmbiguous = errors.New("ambiguous id prefix")
+	// ErrNotSupported: the daemon does not offer the operation, for example
+	// one started without an Admin (HTTP 501).
+	ErrNotSupported = errors.New("not supported by this daemon")
 )
 
-// Backups lists stored backups; *catalog.DB implements it.
+// MaxPageSize is the largest page GET /api/v1/backups serves; its default
+// is catalog.DefaultPageSize.
+const MaxPageSize = 10000
+
+// Backups reads the catalog for the control API; *catalog.DB implements
+// it. Errors matching catalog.ErrNotFound, catalog.ErrAmbiguous and
+// catalog.ErrInvalid (or this package's ErrNotFound, ErrAmbiguous and
+// ErrInvalid) answer 404, 409 and 400; any other error answers 500.
 type Backups interface {
-	// List returns the backups f selects, newest first.
-	List(ctx context.Context, f catalog.Filter) ([]catalog.Record, error)
+	// Page returns up to limit backups that f selects, newest first by id,
+	// starting after the backup with id after ("" starts at the newest),
+	// and the id to pass as after for the next page ("" when there is
+	// none). Its memory must not grow with the catalog, only with limit.
+	Page(ctx context.Context, f catalog.Filter, after string, limit int) ([]catalog.Record, string, error)
+	// Resolve returns the full id of the one backup whose id starts with
+	// prefix.
+	Resolve(ctx context.Context, prefix string) (string, error)
+	// Get returns the backup with the given full id.
+	Get(ctx context.Context, id string) (catalog.Record, error)
+}
+
+// Admin changes the catalog for the command line while a daemon holds it
+// (bbolt allows one writing process, so `vectord forget`, `pin`, `prune`
+// and `check` beside a running daemon go through it). The server resolves
+// an id prefix with Backups.Resolve before calling Forget or Pin, so they
+// receive a full catalog id. Errors matching catalog.ErrNotFound (or
+// ErrNotFound), catalog.ErrAmbiguous (or ErrAmbiguous), ErrInvalid (or
+// catalog.ErrInvalid) and ErrUnavailable answer 404, 409, 400 and 503;
+// any other error answers 500 with its text, which therefore must hold no
+// secret.
+type Admin interface {
+	// Forget deletes the backup now as `vectord forget` does (CONTRACT §2):
+	// mark, files on every target, record, whatever retention says. A
+	// pinned backup is refused with an error matching ErrInvalid.
+	Forget(ctx context.Context, id string) error
+	// Pin pins (pinned true) or unpins the backup.
+	Pin(ctx context.Context, id string, pinned bool) error
+	// Prune applies retention now (with dryRun, only reports what it would
+	// do) and returns its report as JSON, which the server passes on as
+	// is.
+	Prune(ctx context.Context, dryRun bool) (json.RawMessage, error)
+	// Check compares the catalog with storage as `vectord check` does
+	// (with repair, fixes what it can; with readData, re-reads every
+	// stored file) and returns its report as JSON and whether everything
+	// was in order.
+	Check(ctx context.Context, repair, readData bool) (report json.RawMessage, ok bool, err error)
 }
 
 // JobStatus is one backup job as GET /api/v1/jobs/{job_id} reports it.
@@ -96,12 +148,18 @@ type Options struct {
 	// Gatherer is what /metrics serves; required (pass the daemon's own
 	// registry, not the default one).
 	Gatherer prometheus.Gatherer
-	// Backups answers GET /api/v1/backups; required.
+	// Backups answers GET /api/v1/backups and GET /api/v1/backups/{id},
+	// and resolves the ids the Admin routes name; required.
 	Backups Backups
+	// Admin answers DELETE /api/v1/backups/{id}, PUT and DELETE
+	// /api/v1/backups/{id}/pin, POST /api/v1/prune and POST /api/v1/check;
+	// nil means those routes answer 501.
+	Admin Admin
 	// Jobs answers POST /api/v1/backups and GET /api/v1/jobs/{id}; required.
 	Jobs Jobs
 	// Ready reports whether the configuration is loaded and the catalog
-	// open, for /readyz; nil means always ready.
+	// open, for /readyz; nil means always ready. Server.SetDraining makes
+	// /readyz answer 503 whatever Ready says.
 	Ready func() bool
 	// Logger receives one debug line per request and warnings; nil means
 	// discard.
@@ -119,11 +177,16 @@ type Server struct {
 	tokenSum [sha256.Size]byte // of the token: compared in constant time, whatever its length
 	gatherer prometheus.Gatherer
 	backups  Backups
+	admin    Admin
 	jobs     Jobs
 	ready    func() bool
+	draining atomic.Bool
 	log      *slog.Logger
 	grace    time.Duration
-	handler  http.Handler
+	// writeTimeout is the http.Server's WriteTimeout (writeTimeout; tests
+	// shorten it).
+	writeTimeout time.Duration
+	handler      http.Handler
 }
 
 // New checks o and returns a server; it starts nothing. Errors: Listen not
@@ -141,7 +204,7 @@ func New(o Options) (*Server, error) {
 	case o.Gatherer == nil:
 		return nil, errors.New("server: no metrics gatherer")
 	case o.Backups == nil:
-		return nil, errors.New("server: no backups lister")
+		return nil, errors.New("server: no backups catalog")
 	case o.Jobs == nil:
 		return nil, errors.New("server: no jobs")
 	}
@@ -151,10 +214,13 @@ func New(o Options) (*Server, error) {
 		tokenSum: sha256.Sum256([]byte(o.Token)),
 		gatherer: o.Gatherer,
 		backups:  o.Backups,
+		admin:    o.Admin,
 		jobs:     o.Jobs,
 		ready:    o.Ready,
 		log:      o.Logger,
 		grace:    o.ShutdownGrace,
+
+		writeTimeout: writeTimeout,
 	}
 	if s.ready == nil {
 		s.ready = func() bool { return true }
@@ -173,6 +239,13 @@ func New(o Options) (*Server, error) {
 // that run their own http.Server.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// SetDraining marks the daemon as draining for shutdown: from then on
+// /readyz answers 503 "draining for shutdown", so that a load balancer or
+// orchestrator stops sending it work, while every other route keeps
+// answering. It cannot be undone; calling it again does nothing. It is
+// safe for concurrent use.
+func (s *Server) SetDraining() { s.draining.Store(true) }
+
 // Serve serves HTTP on ln until ctx ends, then stops accepting connections,
 // lets in-flight requests finish for up to Options.ShutdownGrace, closes
 // what remains, and returns nil. It closes ln. It returns an error only
@@ -182,7 +255,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
+		WriteTimeout:      s.writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

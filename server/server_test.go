@@ -268,9 +268,9 @@ func TestCrossOriginPostRefused(t *testing.T) {
 
 // recordFields are the keys of a catalog record (CONTRACT §4).
 var recordFields = []string{
-	"completed_at", "compression", "environment", "environment_id", "export_id", "id",
-	"locations", "reason", "sha256", "site", "site_id", "size_bytes", "started_at",
-	"stored_bytes", "trigger",
+	"completed_at", "compression", "encrypted", "environment", "environment_id", "export_id", "id",
+	"locations", "pinned", "platform_backup_id", "reason", "recipients", "sha256", "site", "site_id",
+	"size_bytes", "source", "started_at", "stored_bytes", "trigger", "verified_at",
 }
 
 func TestListBackups(t *testing.T) {
@@ -311,8 +311,19 @@ func TestListBackups(t *testing.T) {
 			if err := json.Unmarshal([]byte(a.body), &got); err != nil {
 				t.Fatalf("decode %s: %v", a.body, err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(normalized(tt.want...), got, equateEmpty); diff != "" {
 				t.Errorf("GET /api/v1/backups%s records (-want +got):\n%s", tt.query, diff)
+			}
+			// Streamed, yet the bytes json.Encoder writes for the slice.
+			var enc bytes.Buffer
+			if err := json.NewEncoder(&enc).Encode(got); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) > 0 && a.body != enc.String() {
+				t.Errorf("body = %q, want %q", a.body, enc.String())
+			}
+			if l := a.header.Get("Link"); l != "" {
+				t.Errorf("a single page has Link %q", l)
 			}
 			// The exact JSON shape of every record.
 			var raw []map[string]json.RawMessage
@@ -352,9 +363,9 @@ func TestListBackupsBadQuery(t *testing.T) {
 
 func TestListBackupsFailure(t *testing.T) {
 	o := testOptions(t)
-	o.Backups = backupsFunc(func(context.Context, catalog.Filter) ([]catalog.Record, error) {
-		return nil, errors.New("read catalog: disk on fire")
-	})
+	o.Backups = pageHook{openCatalog(t), func(context.Context, catalog.Filter, string, int) ([]catalog.Record, string, error) {
+		return nil, "", errors.New("read catalog: disk on fire")
+	}}
 	h := mustNew(t, o).Handler()
 	a := call(t, h, "GET", "/api/v1/backups", testToken, "")
 	if a.code != http.StatusInternalServerError {
@@ -558,11 +569,11 @@ func TestRequestLogNeverHoldsToken(t *testing.T) {
 func TestServeGracefulShutdown(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	o := testOptions(t)
-	o.Backups = backupsFunc(func(ctx context.Context, f catalog.Filter) ([]catalog.Record, error) {
+	o.Backups = pageHook{openCatalog(t), func(context.Context, catalog.Filter, string, int) ([]catalog.Record, string, error) {
 		close(entered)
 		<-release
-		return []catalog.Record{record("acme", "development", t0)}, nil
-	})
+		return []catalog.Record{record("acme", "development", t0)}, "", nil
+	}}
 	s := mustNew(t, o)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -629,12 +640,12 @@ func TestServeGraceExpires(t *testing.T) {
 	entered, sawCancel := make(chan struct{}), make(chan struct{})
 	o := testOptions(t)
 	o.ShutdownGrace = 20 * time.Millisecond
-	o.Backups = backupsFunc(func(ctx context.Context, f catalog.Filter) ([]catalog.Record, error) {
+	o.Backups = pageHook{openCatalog(t), func(ctx context.Context, _ catalog.Filter, _ string, _ int) ([]catalog.Record, string, error) {
 		close(entered)
 		<-ctx.Done() // a request that never finishes by itself
 		close(sawCancel)
-		return nil, ctx.Err()
-	})
+		return nil, "", ctx.Err()
+	}}
 	s := mustNew(t, o)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/builtfast/vectord/codec"
 	"github.com/builtfast/vectord/config"
 	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/integrity"
 	"github.com/builtfast/vectord/logging"
 	"github.com/builtfast/vectord/server"
 	"github.com/builtfast/vectord/storage"
@@ -31,6 +32,7 @@ type app struct {
 	remote  *server.Client   // that daemon's control API, when cat is nil
 	targets []storage.Target // every configured target, by location name
 	local   *local.Target    // storage.local, or the spool when only S3 is set
+	root    string           // local's directory
 	spool   bool             // local is a spool for S3, not a storage target
 	s3      storage.Target
 	codec   codec.Codec
@@ -57,7 +59,59 @@ func openApp(ctx context.Context, path string, writable bool, log *slog.Logger) 
 	return openAppConfig(ctx, cfg, writable, log)
 }
 
+// openAppBeside opens the app for a command that works beside a running
+// daemon (CONTRACT §2): when a daemon holds the catalog, even a command that
+// changes it gets an app without a catalog whose remote reaches the daemon's
+// control API.
+func openAppBeside(ctx context.Context, path string, writable bool, log *slog.Logger) (*app, error) {
+	a, err := openApp(ctx, path, writable, log)
+	if writable && errors.Is(err, catalog.ErrLocked) {
+		return openApp(ctx, path, false, log)
+	}
+	return a, err
+}
+
 func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *slog.Logger) (*app, error) {
+	a, err := openAppUnchecked(ctx, cfg, writable, log)
+	if err != nil || a.cat == nil {
+		return a, err
+	}
+	if err := a.checkNotLost(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// checkNotLost refuses a catalog that holds no backup while storage holds
+// backup manifests: the catalog was lost or replaced, and starting fresh
+// over it would drop every old backup out of retention and catch-up.
+func (a *app) checkNotLost(ctx context.Context) error {
+	empty, err := a.cat.Empty(ctx)
+	if err != nil || !empty {
+		return err
+	}
+	for _, t := range a.targets {
+		objs, err := t.List(ctx, "")
+		if err != nil {
+			// An unreachable archive must not stop vectord; the other
+			// targets still tell.
+			a.log.Warn("cannot look for manifests of a lost catalog", "target", t.Name(), "error", err)
+			continue
+		}
+		for _, o := range objs {
+			if strings.HasSuffix(o.Key, ".json") && strings.Contains(o.Key, ".sql") {
+				return fmt.Errorf("the catalog %s holds no backups but %s storage holds backup manifests (%s): the catalog was lost or replaced; run vectord catalog rebuild (with the same --config) to rebuild it from them",
+					a.cat.Path(), t.Name(), o.Key)
+			}
+		}
+	}
+	return nil
+}
+
+// openAppUnchecked is openAppConfig without the lost-catalog check: for
+// catalog rebuild, which is the cure.
+func openAppUnchecked(ctx context.Context, cfg *config.Config, writable bool, log *slog.Logger) (*app, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -72,7 +126,7 @@ func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *
 		if err != nil {
 			return nil, fmt.Errorf("open storage.local.path: %w", err)
 		}
-		a.local = lt
+		a.local, a.root = lt, cfg.Storage.Local.Path
 		a.targets = append(a.targets, lt)
 	}
 	if c := cfg.Storage.S3; c != nil {
@@ -93,7 +147,7 @@ func openAppConfig(ctx context.Context, cfg *config.Config, writable bool, log *
 			if err != nil {
 				return nil, fmt.Errorf("open the S3 spool under state_dir: %w", err)
 			}
-			a.local, a.spool = spool, true
+			a.local, a.spool, a.root = spool, true, filepath.Join(cfg.StateDir, "spool")
 		}
 	}
 	if len(a.targets) == 0 {
@@ -158,21 +212,27 @@ func (a *app) records(ctx context.Context, f catalog.Filter) ([]catalog.Record, 
 	return a.remote.Backups(ctx, f.Site, f.Environment)
 }
 
-// record finds one record by id, from the catalog or the daemon.
+// record finds one record by its id or a unique prefix of it, from the
+// catalog or the daemon. An ambiguous prefix is a usage error naming the
+// candidates; an unknown one says where to look.
 func (a *app) record(ctx context.Context, id string) (catalog.Record, error) {
+	var r catalog.Record
+	var err error
 	if a.cat != nil {
-		return a.cat.Get(ctx, id)
-	}
-	recs, err := a.remote.Backups(ctx, "", "")
-	if err != nil {
-		return catalog.Record{}, err
-	}
-	for _, r := range recs {
-		if strings.EqualFold(r.ID, id) {
-			return r, nil
+		var full string
+		if full, err = a.cat.Resolve(ctx, id); err == nil {
+			r, err = a.cat.Get(ctx, full)
 		}
+	} else {
+		r, err = a.remote.Backup(ctx, id)
 	}
-	return catalog.Record{}, fmt.Errorf("backup %s: %w", id, catalog.ErrNotFound)
+	switch {
+	case errors.Is(err, catalog.ErrAmbiguous) || errors.Is(err, server.ErrAmbiguous):
+		return catalog.Record{}, &usageError{err: err}
+	case errors.Is(err, catalog.ErrNotFound) || errors.Is(err, server.ErrNotFound):
+		return catalog.Record{}, fmt.Errorf("no backup with id %s (see vectord list): %w", id, catalog.ErrNotFound)
+	}
+	return r, err
 }
 
 func (a *app) Close() error {
@@ -217,6 +277,7 @@ func (a *app) exporter(api exporter.API, obs exporter.Observer, gate exporter.Ga
 		PollInterval:    a.cfg.API.PollInterval,
 		PollMaxInterval: a.cfg.API.PollMaxInterval,
 		Gate:            gate,
+		SpaceCheck:      a.checkSpace,
 		Observer:        obs,
 		Logger:          a.log,
 	}
@@ -232,8 +293,12 @@ func (a *app) target(name string) storage.Target {
 	return nil
 }
 
-// open opens the stored file of a record from the first target that has it.
-func (a *app) open(ctx context.Context, r catalog.Record) (io.ReadCloser, error) {
+// open opens the stored SQL of a record from the first of its copies that
+// checks out (stored size, SHA-256, complete dump): a copy that fails is
+// reported on warn and the next target's copy is used (CONTRACT §2). Each
+// copy tried is read once to check it before it is opened for the caller,
+// so a corrupt copy never reaches the caller's output.
+func (a *app) open(ctx context.Context, r catalog.Record, warn io.Writer) (io.ReadCloser, error) {
 	c, err := codec.Parse(r.Compression)
 	if err != nil {
 		return nil, fmt.Errorf("backup %s: %w", r.ID, err)
@@ -244,6 +309,14 @@ func (a *app) open(ctx context.Context, r catalog.Record) (io.ReadCloser, error)
 		t := a.target(loc.Target)
 		if t == nil {
 			errs = append(errs, fmt.Errorf("target %s is not configured", loc.Target))
+			continue
+		}
+		if err := integrity.VerifyCopy(ctx, t, key, r); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			fmt.Fprintf(warn, "vectord: backup %s: the %s copy fails its check (%v); trying the next copy\n", r.ID, t.Name(), err)
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
 			continue
 		}
 		rc, err := t.Open(ctx, key)
@@ -259,7 +332,7 @@ func (a *app) open(ctx context.Context, r catalog.Record) (io.ReadCloser, error)
 		}
 		return &stackedCloser{Reader: dec, closers: []io.Closer{dec, rc}}, nil
 	}
-	return nil, fmt.Errorf("open backup %s: %w", r.ID, errors.Join(errs...))
+	return nil, fmt.Errorf("backup %s has no intact copy (corrupt or missing on every target that holds it): %w", r.ID, errors.Join(errs...))
 }
 
 type stackedCloser struct {
@@ -279,4 +352,31 @@ func (s *stackedCloser) Close() error {
 // text on a terminal, JSON otherwise.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return logging.NewLogger(w, level, os.Getenv)
+}
+
+// spaceMargin is how much larger than the environment's last stored backup
+// the free space must be before a new export is requested.
+const spaceMargin = 1.25
+
+// checkSpace refuses a backup that local storage (or the S3 spool) cannot
+// hold: less free space than the environment's last stored backup plus a
+// margin. An environment without a backup yet is not checked.
+func (a *app) checkSpace(ctx context.Context, site, env string) error {
+	if a.local == nil || a.cat == nil {
+		return nil
+	}
+	last, _, err := a.cat.Page(ctx, catalog.Filter{Site: site, Environment: env}, "", 1)
+	if err != nil || len(last) == 0 {
+		return err
+	}
+	free, err := freeBytes(a.root)
+	if err != nil {
+		return nil // unknown: let the write itself tell
+	}
+	need := int64(float64(last[0].StoredBytes) * spaceMargin)
+	if free < need {
+		return fmt.Errorf("not enough free space under %s: %s free, the last backup of %s/%s took %s; no export requested",
+			a.root, humanBytes(free), site, env, humanBytes(last[0].StoredBytes))
+	}
+	return nil
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-
-	"github.com/builtfast/vectord/catalog"
 )
 
 // runCat: vectord cat ID — the original SQL on stdout, SHA-256 checked.
@@ -27,13 +24,10 @@ func runCat(ctx context.Context, m *Main, args []string) error {
 	}
 	defer a.Close()
 	rec, err := a.record(ctx, pos[0])
-	if errors.Is(err, catalog.ErrNotFound) {
-		return fmt.Errorf("no backup with id %s (see vectord list)", pos[0])
-	}
 	if err != nil {
 		return err
 	}
-	rc, err := a.open(ctx, rec)
+	rc, err := a.open(ctx, rec, m.Stderr)
 	if err != nil {
 		return err
 	}

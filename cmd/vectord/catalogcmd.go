@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
+	bolterrors "go.etcd.io/bbolt/errors"
+
 	"github.com/builtfast/vectord/catalog"
-	"github.com/builtfast/vectord/codec"
-	"github.com/builtfast/vectord/storage"
+	"github.com/builtfast/vectord/integrity"
 )
 
 // runCatalog: vectord catalog rebuild — the catalog reconstructed from the
@@ -35,8 +36,11 @@ func runCatalog(ctx context.Context, m *Main, args []string) error {
 	}
 	log := newLogger(m.Stderr, slog.LevelWarn)
 	dbPath := filepath.Join(cfg.StateDir, "catalog.db")
-	a, err := openAppConfig(ctx, cfg, true, log)
-	if err != nil && !errors.Is(err, catalog.ErrLocked) && fileExists(dbPath) {
+	a, err := openAppUnchecked(ctx, cfg, true, log)
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w; a permission problem is not damage, so the catalog is left as it is: run vectord as the user that owns %s (for example sudo -u vectord vectord catalog rebuild)", err, dbPath)
+	}
+	if err != nil && damaged(err) && fileExists(dbPath) {
 		// The catalog cannot be opened: keep it aside for inspection and
 		// rebuild a fresh one.
 		aside := fmt.Sprintf("%s.unreadable-%s", dbPath, time.Now().UTC().Format("20060102T150405Z"))
@@ -44,7 +48,7 @@ func runCatalog(ctx context.Context, m *Main, args []string) error {
 			return fmt.Errorf("%w; moving it aside failed too: %v", err, rerr)
 		}
 		fmt.Fprintf(m.Stdout, "catalog %s could not be opened (%v); moved it to %s\n", dbPath, err, aside)
-		a, err = openAppConfig(ctx, cfg, true, log)
+		a, err = openAppUnchecked(ctx, cfg, true, log)
 	}
 	if err != nil {
 		return err
@@ -59,6 +63,16 @@ func runCatalog(ctx context.Context, m *Main, args []string) error {
 		return silentError{fmt.Errorf("%d manifests skipped", skipped)}
 	}
 	return nil
+}
+
+// damaged reports whether opening the catalog failed because the file is
+// not a readable catalog (corrupt, truncated or foreign), as opposed to a
+// lock, a permission or a newer schema, which rebuilding must not paper
+// over.
+func damaged(err error) bool {
+	return errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) ||
+		errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrInvalidMapping) ||
+		errors.Is(err, catalog.ErrNotCatalog)
 }
 
 func fileExists(p string) bool {
@@ -80,7 +94,7 @@ func (a *app) rebuild(ctx context.Context, warn io.Writer) (added, present, skip
 			if !strings.HasSuffix(o.Key, ".json") {
 				continue
 			}
-			rec, err := readManifest(ctx, t, o.Key)
+			rec, err := integrity.ReadManifest(ctx, t, o.Key)
 			if err != nil {
 				fmt.Fprintf(warn, "skipping %s %s: %v\n", t.Name(), o.Key, err)
 				skipped++
@@ -122,40 +136,4 @@ func (a *app) rebuild(ctx context.Context, warn io.Writer) (added, present, skip
 		}
 	}
 	return added, present, skipped, nil
-}
-
-// readManifest reads a manifest and checks that it describes the complete
-// backup stored beside it.
-func readManifest(ctx context.Context, t storage.Target, key string) (catalog.Record, error) {
-	rc, err := t.Open(ctx, key)
-	if err != nil {
-		return catalog.Record{}, err
-	}
-	defer rc.Close()
-	var rec catalog.Record
-	dec := json.NewDecoder(io.LimitReader(rc, 1<<20))
-	if err := dec.Decode(&rec); err != nil {
-		return catalog.Record{}, fmt.Errorf("decode manifest: %w", err)
-	}
-	if err := rec.Validate(); err != nil {
-		return catalog.Record{}, err
-	}
-	c, err := codec.Parse(rec.Compression)
-	if err != nil {
-		return catalog.Record{}, err
-	}
-	backupKey := storage.BackupKey(rec.Site, rec.Environment, rec.StartedAt, rec.ExportID, c.Ext())
-	if storage.ManifestKey(backupKey) != key {
-		return catalog.Record{}, fmt.Errorf("manifest does not match its backup's name %s", backupKey)
-	}
-	info, err := t.Stat(ctx, backupKey)
-	if err != nil {
-		return catalog.Record{}, fmt.Errorf("backup file: %w", err)
-	}
-	if info.Size != rec.StoredBytes {
-		return catalog.Record{}, fmt.Errorf("backup file has %d bytes, the manifest records %d", info.Size, rec.StoredBytes)
-	}
-	// Locations are those of this target; other targets add theirs.
-	rec.Locations = []catalog.Location{{Target: t.Name(), URI: t.URI(backupKey)}}
-	return rec, nil
 }

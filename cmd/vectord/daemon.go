@@ -63,6 +63,11 @@ type daemon struct {
 	mu  sync.RWMutex
 	cfg *config.Config // replaced on reload
 
+	// envMu serialises changes to one environment's stored backups:
+	// retention, forget and archive copies (see lockEnv).
+	envMu    sync.Mutex
+	envLocks map[[2]string]*sync.Mutex
+
 	// onOutcome, when set, hears every job's outcome (vectord demo prints
 	// them).
 	onOutcome func(j scheduler.Job, rec catalog.Record, err error)
@@ -78,6 +83,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		a.Close()
 		return nil, err
 	}
+	d.met.SetLeader(true) // one instance without ha schedules alone
 	if err := d.rebuildMetrics(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -118,6 +124,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		Gatherer: d.reg,
 		Backups:  a.cat,
 		Jobs:     jobs{d},
+		Admin:    admin{d},
 		Logger:   log,
 	})
 	if err != nil {
@@ -144,6 +151,7 @@ func (d *daemon) run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	d.pruneJobs(ctx)
 	d.checkArchive(ctx)
 	d.log.Info("vectord started", "version", version, "listen", ln.Addr().String(),
 		"environments", len(d.config().Environments()), "catalog", d.app.cat.Path())
@@ -188,6 +196,7 @@ func (d *daemon) run(ctx context.Context) error {
 	timeout := d.config().ShutdownTimeout
 	notify(d.log, sdnotify.Stopping)
 	d.log.Info("shutting down", "shutdown_timeout", timeout)
+	d.srv.SetDraining()
 	stopLoop()
 	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -224,7 +233,7 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 	}
 	rec, err := d.ex.Run(ctx, exporter.Request{
 		StartedAt: startedAt, BackupID: backupID,
-		JobID:     j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
+		JobID: j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
 		Trigger: j.Trigger, Reason: j.Reason, ExportTimeout: e.ExportTimeout,
 		ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt,
 		OnState: func(cj catalog.Job) { setState(cj.State) },
@@ -243,8 +252,11 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 	d.met.JobSucceeded(e.Site, e.Name, j.Trigger, rec.CompletedAt, rec.SizeBytes, time.Since(start))
 	d.log.Info("backup succeeded", "site", e.Site, "environment", e.Name, "job_id", j.ID,
 		"backup_id", rec.ID, "bytes", rec.SizeBytes, "duration", time.Since(start).Round(time.Millisecond))
+	unlock := d.lockEnv(e.Site, e.Name)
 	d.app.applyRetention(ctx, e, d.met)
+	unlock()
 	d.archivePending(ctx, catalog.Filter{Site: e.Site, Environment: e.Name})
+	d.pruneJobs(ctx)
 	if err := d.refreshStored(ctx, e.Site, e.Name); err != nil {
 		d.log.Warn("refresh stored-backup metrics", "error", err)
 	}
@@ -262,15 +274,14 @@ func (d *daemon) resumeJobs(ctx context.Context) error {
 	for _, j := range jobs {
 		switch j.State {
 		case exporter.StateSucceeded, exporter.StateFailed:
-			if time.Since(j.UpdatedAt) > 24*time.Hour {
-				_ = d.app.cat.DeleteJob(ctx, j.ID)
-			}
 			continue
 		}
 		if _, err := cfg.Environment(j.Site, j.Environment); err != nil || j.ExportID == "" {
 			// Not yet exported, or no longer configured: nothing to resume.
 			d.log.Info("dropping unfinished job", "job_id", j.ID, "site", j.Site, "environment", j.Environment, "state", j.State)
-			_ = d.app.cat.DeleteJob(ctx, j.ID)
+			if err := d.app.cat.DeleteJob(ctx, j.ID); err != nil {
+				return fmt.Errorf("drop unfinished job %s: %w", j.ID, err)
+			}
 			continue
 		}
 		d.log.Info("resuming job", "job_id", j.ID, "site", j.Site, "environment", j.Environment, "export_id", j.ExportID, "state", j.State)
@@ -289,9 +300,11 @@ func (d *daemon) resumeJobs(ctx context.Context) error {
 func (d *daemon) reload() {
 	cfg, err := config.Load(d.path)
 	if err != nil {
+		d.met.ConfigReloaded(false)
 		d.log.Error("configuration reload refused; keeping the running configuration", "error", err)
 		return
 	}
+	d.met.ConfigReloaded(true)
 	old := d.config()
 	d.mu.Lock()
 	d.cfg = cfg
@@ -466,7 +479,7 @@ func (d *daemon) archivePending(ctx context.Context, f catalog.Filter) {
 		if len(d.ex.Missing(r)) == 0 {
 			continue
 		}
-		updated, err := d.ex.Archive(ctx, r, d.app.cat)
+		updated, err := d.archiveOne(ctx, r)
 		if err != nil {
 			d.log.Warn("archive copy failed; will retry", "backup_id", r.ID, "site", r.Site, "environment", r.Environment, "error", err)
 		} else {
@@ -478,6 +491,47 @@ func (d *daemon) archivePending(ctx context.Context, f catalog.Filter) {
 	}
 	for k, n := range pending {
 		d.met.SetArchivePending(k[0], k[1], k[2], n)
+	}
+}
+
+// archiveOne copies one backup to the archive targets that lack it while
+// holding its environment's lock, so that retention or forget cannot delete
+// it between the copy and the record update; a backup deleted before the
+// lock was taken is skipped.
+func (d *daemon) archiveOne(ctx context.Context, r catalog.Record) (catalog.Record, error) {
+	defer d.lockEnv(r.Site, r.Environment)()
+	cur, err := d.app.cat.Get(ctx, r.ID)
+	if err != nil {
+		return r, fmt.Errorf("backup %s no longer archivable: %w", r.ID, err)
+	}
+	return d.ex.Archive(ctx, cur, d.app.cat)
+}
+
+// lockEnv takes the lock of one environment's stored backups and returns
+// its unlock.
+func (d *daemon) lockEnv(site, env string) func() {
+	d.envMu.Lock()
+	if d.envLocks == nil {
+		d.envLocks = map[[2]string]*sync.Mutex{}
+	}
+	mu, ok := d.envLocks[[2]string{site, env}]
+	if !ok {
+		mu = &sync.Mutex{}
+		d.envLocks[[2]string{site, env}] = mu
+	}
+	d.envMu.Unlock()
+	mu.Lock()
+	return mu.Unlock
+}
+
+// Jobs kept in the catalog: the newest keptJobs, every unfinished one, and
+// those whose export request the budget still counts.
+const keptJobs = 1000
+
+// pruneJobs bounds the catalog's jobs table after each job.
+func (d *daemon) pruneJobs(ctx context.Context) {
+	if _, err := d.app.cat.PruneJobs(ctx, keptJobs, time.Now().Add(-scheduler.BudgetWindow)); err != nil {
+		d.log.Warn("prune finished jobs", "error", err)
 	}
 }
 

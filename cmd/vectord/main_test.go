@@ -170,9 +170,9 @@ func TestCorruptBackupFailsCatAndVerify(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "corrupt") {
 		t.Errorf("cat of a corrupted backup = %d %q, want 1 naming the corruption", code, errs)
 	}
-	code, out, _ = f.vectord("verify", id)
-	if code != 1 || !strings.Contains(out, "FAIL") {
-		t.Errorf("verify of a corrupted backup = %d %q, want 1 with FAIL", code, out)
+	code, out, errs = f.vectord("verify", id)
+	if code != 1 || !strings.Contains(out, "FAIL") || !strings.Contains(errs, "1 of 1 backups failed") {
+		t.Errorf("verify of a corrupted backup = %d %q %q, want 1 with FAIL and 1 of 1 failed", code, out, errs)
 	}
 }
 
@@ -483,8 +483,11 @@ func TestReadingCommandsOnAFreshInstall(t *testing.T) {
 	if code, out, errs := f.vectord("list", "--json"); code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Errorf("list --json before any backup = %d %q %q, want [] and 0", code, out, errs)
 	}
-	if code, _, errs := f.vectord("verify"); code != 0 {
-		t.Errorf("verify before any backup = %d %q, want 0", code, errs)
+	if code, out, errs := f.vectord("verify"); code != 1 || !strings.Contains(errs, "holds no backups") || out != "" {
+		t.Errorf("verify before any backup = %d %q %q, want 1 saying nothing was verified", code, out, errs)
+	}
+	if code, out, errs := f.vectord("verify", "01m8hr51k1vgtp28yk26019b1b"); code != 1 || !strings.Contains(errs, "no backup with id") || strings.Contains(out, "FAIL") {
+		t.Errorf("verify of an unknown id = %d %q %q, want 1 naming the unknown id, not a failed verification", code, out, errs)
 	}
 	if code, _, errs := f.vectord("cat", "01m8hr51k1vgtp28yk26019b1b"); code != 1 || !strings.Contains(errs, "no backup with id") {
 		t.Errorf("cat of an unknown id = %d %q", code, errs)

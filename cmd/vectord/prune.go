@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/config"
 	"github.com/builtfast/vectord/metrics"
 	"github.com/builtfast/vectord/retention"
@@ -26,75 +29,132 @@ func runPrune(ctx context.Context, m *Main, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("prune takes no arguments, got %q", pos)
 	}
-	a, err := openApp(ctx, f.configPath(), !*dryRun, newLogger(m.Stderr, slog.LevelWarn))
+	a, err := openAppBeside(ctx, f.configPath(), !*dryRun, newLogger(m.Stderr, slog.LevelWarn))
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	enf := a.enforcer(nil)
-	if !*dryRun {
+	var rep pruneReport
+	if a.cat != nil {
+		rep, err = a.prune(ctx, *dryRun, nil, nil)
+	} else {
+		var raw json.RawMessage
+		if raw, err = a.remote.Prune(ctx, *dryRun); err == nil {
+			err = json.Unmarshal(raw, &rep)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := rep.print(m.Stdout, *asJSON, *dryRun); err != nil {
+		return err
+	}
+	if rep.Failed > 0 {
+		return fmt.Errorf("%d backups could not be deleted; they stay marked and are retried on the next retention run", rep.Failed)
+	}
+	return nil
+}
+
+// pruneDecision is retention's verdict on one backup, as prune prints it.
+type pruneDecision struct {
+	ID          string    `json:"id"`
+	Site        string    `json:"site"`
+	Environment string    `json:"environment"`
+	StartedAt   time.Time `json:"started_at"`
+	Keep        bool      `json:"keep"`
+	Reasons     []string  `json:"reasons"`
+	Deleted     bool      `json:"deleted"`
+}
+
+// pruneReport is one prune run: every decision, and how many deletes did
+// not finish. The daemon's control API answers with it.
+type pruneReport struct {
+	Decisions []pruneDecision `json:"decisions"`
+	Failed    int             `json:"failed"`
+}
+
+// reasonNotConfigured keeps the backups of a site or environment that left
+// the configuration (CONTRACT §5): only vectord forget removes them.
+const reasonNotConfigured = "not configured"
+
+// envLocker serialises the changes to one environment's backups: retention,
+// forget and archive copies of the same environment never overlap. nil
+// locks nothing (a command that owns the catalog alone).
+type envLocker func(site, env string) (unlock func())
+
+func (l envLocker) lock(site, env string) func() {
+	if l == nil {
+		return func() {}
+	}
+	return l(site, env)
+}
+
+// prune applies retention to every configured environment and lists the
+// backups of environments no longer configured as kept.
+func (a *app) prune(ctx context.Context, dryRun bool, lock envLocker, m *metrics.Metrics) (pruneReport, error) {
+	rep := pruneReport{Decisions: []pruneDecision{}}
+	enf := a.enforcer(m)
+	if !dryRun {
 		if err := enf.RetryPending(ctx); err != nil {
 			a.log.Warn("unfinished deletes remain", "error", err)
 		}
 	}
-	type decision struct {
-		ID          string    `json:"id"`
-		Site        string    `json:"site"`
-		Environment string    `json:"environment"`
-		StartedAt   time.Time `json:"started_at"`
-		Keep        bool      `json:"keep"`
-		Reasons     []string  `json:"reasons"`
-		Deleted     bool      `json:"deleted"`
-	}
-	var all []decision
-	failed := 0
+	configured := map[[2]string]bool{}
 	for _, e := range a.cfg.Environments() {
-		res, err := enf.Apply(ctx, e.Site, e.Name, policyFor(e), *dryRun)
+		configured[[2]string{e.Site, e.Name}] = true
+		unlock := lock.lock(e.Site, e.Name)
+		res, err := enf.Apply(ctx, e.Site, e.Name, policyFor(e), dryRun)
+		unlock()
 		if err != nil {
-			return fmt.Errorf("retention for %s/%s: %w", e.Site, e.Name, err)
+			return rep, fmt.Errorf("retention for %s/%s: %w", e.Site, e.Name, err)
 		}
-		deleted := map[string]bool{}
-		for _, id := range res.Deleted {
-			deleted[id] = true
-		}
-		failed += len(res.Failed)
+		rep.Failed += len(res.Failed)
 		for _, d := range res.Decisions {
-			all = append(all, decision{ID: d.Backup.ID, Site: e.Site, Environment: e.Name, StartedAt: d.Backup.Time.UTC(),
-				Keep: d.Keep, Reasons: d.Reasons, Deleted: deleted[d.Backup.ID]})
+			rep.Decisions = append(rep.Decisions, pruneDecision{ID: d.Backup.ID, Site: e.Site, Environment: e.Name,
+				StartedAt: d.Backup.Time.UTC(), Keep: d.Keep, Reasons: d.Reasons, Deleted: slices.Contains(res.Deleted, d.Backup.ID)})
 		}
 	}
-	if *asJSON {
-		if all == nil {
-			all = []decision{}
+	envs, err := a.cat.Environments(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for _, se := range envs {
+		if configured[se] {
+			continue
 		}
-		enc := json.NewEncoder(m.Stdout)
+		recs, err := a.cat.List(ctx, catalog.Filter{Site: se[0], Environment: se[1]})
+		if err != nil {
+			return rep, err
+		}
+		for _, r := range recs {
+			rep.Decisions = append(rep.Decisions, pruneDecision{ID: r.ID, Site: r.Site, Environment: r.Environment,
+				StartedAt: r.StartedAt.UTC(), Keep: true, Reasons: []string{reasonNotConfigured}})
+		}
+	}
+	return rep, nil
+}
+
+func (rep pruneReport) print(w io.Writer, asJSON, dryRun bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(all); err != nil {
-			return err
-		}
-	} else {
-		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		for _, d := range all {
-			action := "keep"
-			switch {
-			case !d.Keep && *dryRun:
-				action = "would delete"
-			case !d.Keep && d.Deleted:
-				action = "deleted"
-			case !d.Keep:
-				action = "delete failed"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\n", action, d.ID, d.Site, d.Environment,
-				d.StartedAt.Format(time.RFC3339), strings.Join(d.Reasons, ", "))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+		return enc.Encode(rep.Decisions)
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d backups could not be deleted; they stay marked and are retried on the next retention run", failed)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, d := range rep.Decisions {
+		action := "keep"
+		switch {
+		case !d.Keep && dryRun:
+			action = "would delete"
+		case !d.Keep && d.Deleted:
+			action = "deleted"
+		case !d.Keep:
+			action = "delete failed"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\n", action, d.ID, d.Site, d.Environment,
+			d.StartedAt.Format(time.RFC3339), strings.Join(d.Reasons, ", "))
 	}
-	return nil
+	return tw.Flush()
 }
 
 // policyFor turns an environment's configured retention into a policy.

@@ -73,15 +73,12 @@ func runImportCommand(ctx context.Context, m *Main, name string, args []string) 
 	var src restore.Source
 	if name == "restore" {
 		rec, err := a.record(ctx, pos[0])
-		if errors.Is(err, catalog.ErrNotFound) {
-			return fmt.Errorf("no backup with id %s (see vectord list)", pos[0])
-		}
 		if err != nil {
 			return err
 		}
 		src = restore.Source{
 			Name: fmt.Sprintf("%s_%s_%s.sql", rec.Site, rec.Environment, rec.ID), Size: rec.SizeBytes, SHA256: rec.SHA256,
-			Open: func(ctx context.Context) (io.ReadCloser, error) { return a.open(ctx, rec) },
+			Open: func(ctx context.Context) (io.ReadCloser, error) { return a.open(ctx, rec, m.Stderr) },
 		}
 	} else {
 		if src, err = fileSource(pos[0]); err != nil {

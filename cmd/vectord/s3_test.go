@@ -77,6 +77,37 @@ func TestBackupToLocalAndS3(t *testing.T) {
 	}
 }
 
+// TestCorruptLocalCopyReadsTheS3Copy: a flipped byte in the local file is
+// reported, and cat and restore's source read the intact S3 copy instead.
+func TestCorruptLocalCopyReadsTheS3Copy(t *testing.T) {
+	f := newFixture(t)
+	f.withStorage("  local:\n    path: backups\n" + s3Config(t))
+	code, out, errs := f.vectord("backup", "--site", "globex")
+	if code != 0 {
+		t.Fatalf("backup = %d %s", code, errs)
+	}
+	id := strings.TrimSpace(out)
+	local := strings.TrimPrefix(f.listJSON()[0]["locations"].([]any)[0].(map[string]any)["uri"].(string), "file://")
+	data, err := os.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x40
+	if err := os.WriteFile(local, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, sql, errs := f.vectord("cat", id[:10])
+	if code != 0 || sql != string(f.plain) {
+		t.Fatalf("cat with a corrupt local copy = %d (%d bytes) %q, want the S3 copy's SQL", code, len(sql), errs)
+	}
+	if !strings.Contains(errs, "local copy fails its check") {
+		t.Errorf("cat did not report the corrupt local copy: %q", errs)
+	}
+	if code, out, _ := f.vectord("verify", id); code != 1 || !strings.Contains(out, "local") || !strings.Contains(out, "1 of 1") && !strings.Contains(out, "FAIL") {
+		t.Errorf("verify with a corrupt local copy = %d %q, want 1 naming local", code, out)
+	}
+}
+
 func TestBackupToS3Only(t *testing.T) {
 	f := newFixture(t)
 	cfg, _ := os.ReadFile(f.cfg)

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/codec"
-	"github.com/builtfast/vectord/dump"
+	"github.com/builtfast/vectord/integrity"
 	"github.com/builtfast/vectord/storage"
 )
 
@@ -28,21 +25,22 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 	}
 	defer a.Close()
 	var recs []catalog.Record
-	failed := 0
 	if len(ids) == 0 {
 		if recs, err = a.records(ctx, catalog.Filter{}); err != nil {
 			return err
+		}
+		if len(recs) == 0 {
+			return errors.New("the catalog holds no backups: nothing verified (see vectord list)")
 		}
 	}
 	for _, id := range ids {
 		r, err := a.record(ctx, id)
 		if err != nil {
-			fmt.Fprintf(m.Stdout, "FAIL %s: %v\n", id, err)
-			failed++
-			continue
+			return err
 		}
 		recs = append(recs, r)
 	}
+	failed := 0
 	for _, r := range recs {
 		if err := a.verify(ctx, r); err != nil {
 			fmt.Fprintf(m.Stdout, "FAIL %s %s/%s: %v\n", r.ID, r.Site, r.Environment, err)
@@ -52,7 +50,7 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintf(m.Stdout, "ok   %s %s/%s %d bytes sha256 %s\n", r.ID, r.Site, r.Environment, r.SizeBytes, r.SHA256)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d backups failed verification", failed, len(recs)+len(ids)-len(recs))
+		return fmt.Errorf("%d of %d backups failed verification", failed, len(recs))
 	}
 	return nil
 }
@@ -72,7 +70,7 @@ func (a *app) verify(ctx context.Context, r catalog.Record) error {
 			errs = append(errs, fmt.Errorf("%s: target not configured", loc.Target))
 			continue
 		}
-		if err := verifyCopy(ctx, t, key, c, r); err != nil {
+		if err := integrity.VerifyCopy(ctx, t, key, r); err != nil {
 			if !strings.HasPrefix(err.Error(), loc.Target+": ") {
 				err = fmt.Errorf("%s: %w", loc.Target, err)
 			}
@@ -80,36 +78,4 @@ func (a *app) verify(ctx context.Context, r catalog.Record) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func verifyCopy(ctx context.Context, t storage.Target, key string, c codec.Codec, r catalog.Record) error {
-	info, err := t.Stat(ctx, key)
-	if err != nil {
-		return err
-	}
-	if info.Size != r.StoredBytes {
-		return fmt.Errorf("stored file has %d bytes, the catalog records %d", info.Size, r.StoredBytes)
-	}
-	rc, err := t.Open(ctx, key)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	dec, err := codec.NewReader(rc, c)
-	if err != nil {
-		return err
-	}
-	defer dec.Close()
-	h, chk := sha256.New(), dump.NewChecker()
-	n, err := io.Copy(io.MultiWriter(h, chk), dec)
-	if err != nil {
-		return fmt.Errorf("decompress: %w", err)
-	}
-	if n != r.SizeBytes {
-		return fmt.Errorf("SQL has %d bytes, the catalog records %d", n, r.SizeBytes)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != r.SHA256 {
-		return fmt.Errorf("SHA-256 %s, the catalog records %s", sum, r.SHA256)
-	}
-	return chk.Check()
 }
