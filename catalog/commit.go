@@ -226,7 +226,7 @@ func (db *DB) Page(ctx context.Context, f Filter, after string, limit int) ([]Re
 				}
 			}
 			site, env, _, ok := splitIndex(v)
-			if !ok || (f.Site != "" && site != f.Site) || (f.Environment != "" && env != f.Environment) || isDeleting(tx, k) {
+			if !ok || (f.Site != "" && string(site) != f.Site) || (f.Environment != "" && string(env) != f.Environment) || isDeleting(tx, k) {
 				continue
 			}
 			loc, err := locate(tx, string(k))
@@ -254,11 +254,12 @@ func (db *DB) Page(ctx context.Context, f Filter, after string, limit int) ([]Re
 	return out, next, nil
 }
 
-// splitIndex splits an ids bucket value without copying or validating.
-func splitIndex(v []byte) (site, env string, key []byte, ok bool) {
+// splitIndex splits an ids bucket value without copying or validating:
+// the slices point into the transaction's memory.
+func splitIndex(v []byte) (site, env, key []byte, ok bool) {
 	s, rest, ok1 := bytes.Cut(v, []byte{0})
 	e, k, ok2 := bytes.Cut(rest, []byte{0})
-	return string(s), string(e), k, ok1 && ok2
+	return s, e, k, ok1 && ok2
 }
 
 // PruneJobs bounds the jobs table: it keeps the newest keep jobs (by id,

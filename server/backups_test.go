@@ -18,8 +18,8 @@ import (
 	"github.com/builtfast/vectord/catalog"
 )
 
-// linkRE-free parse of the Link header the server writes: the target
-// between < and >, which must be followed by ; rel="next".
+// nextTarget returns the target of the Link header the server writes: the
+// part between < and >, which must be followed by ; rel="next".
 func nextTarget(tb testing.TB, link string) string {
 	tb.Helper()
 	target, rel, ok := strings.Cut(link, ">")
@@ -647,8 +647,8 @@ func TestReadyzDraining(t *testing.T) {
 	}
 }
 
-// TestListLinkKeepsFilterEscaped: the Link's query parses back to the
-// same filter.
+// TestListLinkKeepsFilter: the Link's query parses back to the same
+// filter, after and limit.
 func TestListLinkKeepsFilter(t *testing.T) {
 	link := nextLink(catalog.Filter{Site: "acme", Environment: "prod_1"}, "01jq5x0n6v8k3w2c9m7f4h1r0e", 50)
 	u, err := url.Parse(nextTarget(t, link))

@@ -27,7 +27,10 @@ func (ad admin) Forget(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	return ad.d.refreshAll(ctx)
+	if err := ad.d.refreshAll(ctx); err != nil {
+		ad.d.log.Warn("refresh stored-backup metrics", "error", err)
+	}
+	return nil
 }
 
 func (ad admin) Pin(ctx context.Context, id string, pinned bool) error {
