@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // TestCommitBackupIsOneStep: the record and its job's final state land
@@ -205,5 +207,49 @@ func TestPruneJobsBoundsTheTable(t *testing.T) {
 	}
 	if len(jobs) != 12 || jobs[0].ID != ids[3] || jobs[1].ID != ids[4] {
 		t.Errorf("jobs after prune = %d, first %s %s; want 12 starting with %s %s", len(jobs), jobs[0].ID, jobs[1].ID, ids[3], ids[4])
+	}
+}
+
+// TestPruneJobsAfterHundredThousandJobs: a daemon that has run 100,000
+// jobs keeps 1,000 finished ones, and pruning reads only what it keeps and
+// deletes.
+func TestPruneJobsAfterHundredThousandJobs(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 100_000
+	err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		for i := range n {
+			created := start.Add(time.Duration(i) * time.Second)
+			data, err := encodeJob(Job{ID: NewID(created), Site: "acme", Environment: "production", Trigger: TriggerSchedule,
+				State: JobSucceeded, CreatedAt: created, ExportRequestedAt: created})
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(NewID(created)), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := db.PruneJobs(ctx, 1000, start.Add(n*time.Second).Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := db.Jobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The newest 1,000 stay, and so do all of the last hour's 3,600: the
+	// budget still counts their export requests.
+	if deleted != n-3600 || len(jobs) != 3600 {
+		t.Errorf("PruneJobs deleted %d, %d left; want %d deleted and the last hour's 3600 kept for the budget", deleted, len(jobs), n-3600)
+	}
+	if deleted, err = db.PruneJobs(ctx, 1000, start.Add(2*n*time.Second)); err != nil || deleted != 2600 {
+		t.Errorf("second PruneJobs = %d, %v; want the 2600 beyond the newest 1000", deleted, err)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -83,11 +84,15 @@ func pageAlloc(tb testing.TB, h http.Handler, target string, runs, want int) (by
 // 200,000; a page allocates about 4.5 MiB for either.) Under the race
 // detector, which fills a catalog ten times slower, the catalogs are ten
 // times smaller.
+// largeCatalog is the larger catalog of the memory test (go test ./server
+// -run Memory -args -large-catalog=1000000 for the figure in the README).
+var largeCatalog = flag.Int("large-catalog", 200_000, "backups in the larger catalog of the memory test")
+
 func TestListBackupsMemoryDoesNotGrowWithCatalog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a catalog of 200,000 backups")
 	}
-	sizes := []int{20_000, 200_000}
+	sizes := []int{20_000, *largeCatalog}
 	if raceEnabled {
 		sizes = []int{2_000, 20_000}
 	}
