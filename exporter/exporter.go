@@ -20,6 +20,10 @@ type API interface {
 	StartExport(ctx context.Context, t vectorapi.Target) (vectorapi.Export, error)
 	ExportStatus(ctx context.Context, t vectorapi.Target, exportID string) (vectorapi.Export, error)
 	Download(ctx context.Context, url string, offset int64) (*vectorapi.Download, error)
+	// DownloadFrom resumes a download at offset only if the object is
+	// still the one validator names (If-Range); an answer of the whole
+	// object matches vectorapi.ErrRangeIgnored.
+	DownloadFrom(ctx context.Context, url string, offset int64, validator string) (*vectorapi.Download, error)
 }
 
 // Catalog records a job's progress and its finished backup.

@@ -21,8 +21,11 @@ const (
 )
 
 // resumer is the export file as one continuous stream. When the connection
-// is cut it reopens the URL with a Range request at the byte it stopped on;
-// when the URL has expired it asks the API for a fresh one first.
+// is cut it reopens the URL with a Range request at the byte it stopped on,
+// on condition that the file is still the version it started reading (its
+// validator, If-Range); when the URL has expired it asks the API for a
+// fresh one first. A file that changed (or cannot be resumed) makes the
+// transfer start over from byte zero (errRestart).
 type resumer struct {
 	ctx        context.Context
 	api        API
@@ -33,12 +36,15 @@ type resumer struct {
 	now        func() time.Time
 	log        *slog.Logger
 
-	body     io.ReadCloser
-	offset   int64 // bytes of the file delivered so far
-	total    int64 // the file's size, -1 while unknown
-	resumes  int
-	renewals int
-	lastTick time.Time
+	body   io.ReadCloser
+	offset int64 // bytes of the file delivered so far
+	total  int64 // the file's size, -1 while unknown
+	// validator identifies the version of the file read from byte zero
+	// (its ETag or Last-Modified, from the first answer); "" if unknown.
+	validator string
+	resumes   int
+	renewals  int
+	lastTick  time.Time
 }
 
 func (r *resumer) Read(p []byte) (int, error) {
@@ -87,15 +93,19 @@ func (r *resumer) open() error {
 				return err
 			}
 		}
-		d, err := r.api.Download(r.ctx, r.url, r.offset)
+		d, err := r.download()
 		switch {
 		case err == nil:
 			if r.offset > 0 && r.total >= 0 && d.TotalSize >= 0 && d.TotalSize != r.total {
 				d.Body.Close()
 				return fmt.Errorf("%w: size changed from %d to %d", errRestart, r.total, d.TotalSize)
 			}
+			if r.offset > 0 && r.validator != "" && d.Validator != "" && d.Validator != r.validator {
+				d.Body.Close()
+				return fmt.Errorf("%w: the file changed (validator %s, now %s)", errRestart, r.validator, d.Validator)
+			}
 			if r.offset == 0 {
-				r.total = d.TotalSize
+				r.total, r.validator = d.TotalSize, d.Validator
 			}
 			r.body = d.Body
 			return nil
@@ -120,6 +130,15 @@ func (r *resumer) open() error {
 	}
 }
 
+// download opens the file at r.offset: from byte zero plainly, later on
+// condition that the file is still the version first read.
+func (r *resumer) download() (*vectorapi.Download, error) {
+	if r.offset > 0 && r.validator != "" {
+		return r.api.DownloadFrom(r.ctx, r.url, r.offset, r.validator)
+	}
+	return r.api.Download(r.ctx, r.url, r.offset)
+}
+
 // renew replaces an expired URL through a fresh status query of the same
 // export, whose file (and so every byte offset) is unchanged.
 func (r *resumer) renew() error {
@@ -138,7 +157,7 @@ func (r *resumer) renew() error {
 // reset makes the next Read start the file again from byte zero.
 func (r *resumer) reset() {
 	r.close()
-	r.offset, r.total = 0, -1
+	r.offset, r.total, r.validator = 0, -1, ""
 }
 
 func (r *resumer) close() {

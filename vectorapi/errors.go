@@ -31,8 +31,9 @@ var (
 	// AccessDenied or "Request has expired"). Ask the API for a fresh URL.
 	ErrURLExpired = errors.New("the presigned URL has expired or was refused")
 	// ErrRangeIgnored: a Download with an offset got the whole object (HTTP
-	// 200), a range that does not start at the offset, or a 416. Restart
-	// at 0.
+	// 200), a range that does not start at the offset, or a 416; or the
+	// object changed since the validator a DownloadFrom named (a 200 to
+	// If-Range, or a range of another version). Restart at 0.
 	ErrRangeIgnored = errors.New("the server did not honour the range request")
 	// ErrUnsupported: the configured route set (or the API's answer) asks for
 	// something the client cannot do: environment targets or direct import

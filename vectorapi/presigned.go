@@ -71,12 +71,20 @@ type Download struct {
 	// TotalSize is the size of the whole object (from Content-Range, or
 	// Content-Length for a whole-object answer), -1 if unknown.
 	TotalSize int64
+	// Validator identifies the version of the object that answered: its
+	// ETag when the server sent a strong one, else its Last-Modified date
+	// when that is a strong validator (the answer's Date is at least a
+	// second later), else "". Pass the first answer's Validator to
+	// DownloadFrom when resuming, so that a changed object is sent whole
+	// instead of being spliced onto the bytes already read.
+	Validator string
 }
 
 // Download starts a plain GET of a presigned URL (no Authorization header,
 // not counted against the API budget), from offset on. It retries 5xx, 429
 // and network errors before the answer arrives; a body cut short later is
-// the caller's to resume with a new offset.
+// the caller's to resume with a new offset, preferably with DownloadFrom and
+// the first answer's Validator.
 //
 // With offset > 0 it sends "Range: bytes=offset-" and requires a 206 whose
 // Content-Range starts at offset; a 200, another range or a 416 gives an
@@ -84,7 +92,23 @@ type Download struct {
 // expired") gives an error matching ErrURLExpired, a 404 one matching
 // ErrNotFound. Errors name the URL as RedactURL does. The body is passed
 // through as stored (no transparent decompression).
+//
+// Download is DownloadFrom with no validator: with an offset it checks only
+// that the range fits, not that the object is the one read before.
 func (c *Client) Download(ctx context.Context, rawURL string, offset int64) (*Download, error) {
+	return c.DownloadFrom(ctx, rawURL, offset, "")
+}
+
+// DownloadFrom is Download resuming a transfer of the object version that
+// validator names (a Download's Validator from an earlier answer for the
+// same object). With offset > 0 and a validator it also sends "If-Range:
+// validator", so that a server whose object has changed since answers 200
+// with the whole new object; that answer, and a 206 whose ETag or
+// Last-Modified differs from validator (a server ignoring If-Range), give
+// an error matching ErrRangeIgnored: the caller must start again from byte
+// zero. With offset 0, or an empty validator, it is Download. A validator
+// that is not a quoted strong entity tag or an HTTP date is refused.
+func (c *Client) DownloadFrom(ctx context.Context, rawURL string, offset int64, validator string) (*Download, error) {
 	name := "download " + RedactURL(rawURL)
 	if err := checkPresigned(rawURL); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -92,16 +116,81 @@ func (c *Client) Download(ctx context.Context, rawURL string, offset int64) (*Do
 	if offset < 0 {
 		return nil, fmt.Errorf("%s: negative offset %d", name, offset)
 	}
+	if offset == 0 {
+		validator = ""
+	}
+	if validator != "" && !validIfRange(validator) {
+		return nil, fmt.Errorf("%s: validator %q is neither a strong entity tag nor an HTTP date", name, excerpt(validator, 80))
+	}
 	var d *Download
 	err := c.retry(ctx, opDownload, false, nil, func(ctx context.Context) verdict {
 		var v verdict
-		d, v = c.downloadAttempt(ctx, rawURL, offset, name)
+		d, v = c.downloadAttempt(ctx, rawURL, offset, validator, name)
 		return v
 	})
 	return d, err
 }
 
-func (c *Client) downloadAttempt(ctx context.Context, rawURL string, offset int64, name string) (*Download, verdict) {
+// strongETag reports whether v is a strong entity tag: a quoted string of
+// etagc characters, not marked weak (W/).
+func strongETag(v string) bool {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return false
+	}
+	for i := 1; i < len(v)-1; i++ {
+		if c := v[i]; c == '"' || c < 0x21 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validIfRange reports whether v can be sent as If-Range: a strong entity
+// tag or an HTTP date.
+func validIfRange(v string) bool {
+	if strongETag(v) {
+		return true
+	}
+	_, err := http.ParseTime(v)
+	return err == nil
+}
+
+// validatorOf returns the validator of an answer: its ETag if strong, else
+// its Last-Modified if that is a strong validator (RFC 9110 §8.8.2.2: the
+// Date it was sent with is at least one second later), else "".
+func validatorOf(h http.Header) string {
+	if etag := strings.TrimSpace(h.Get("ETag")); strongETag(etag) {
+		return etag
+	}
+	lm := strings.TrimSpace(h.Get("Last-Modified"))
+	modified, err := http.ParseTime(lm)
+	if err != nil {
+		return ""
+	}
+	date, err := http.ParseTime(h.Get("Date"))
+	if err != nil || date.Sub(modified) < time.Second {
+		return ""
+	}
+	return lm
+}
+
+// sameVersion reports whether an answer with header h may be the object
+// version validator names: false only when the answer carries a validator
+// of the same kind that differs.
+func sameVersion(validator string, h http.Header) bool {
+	if strongETag(validator) {
+		etag := strings.TrimSpace(h.Get("ETag"))
+		return etag == "" || etag == validator
+	}
+	want, err := http.ParseTime(validator)
+	if err != nil {
+		return true
+	}
+	got, err := http.ParseTime(h.Get("Last-Modified"))
+	return err != nil || got.Equal(want)
+}
+
+func (c *Client) downloadAttempt(ctx context.Context, rawURL string, offset int64, validator, name string) (*Download, verdict) {
 	dctx, wd, cancel := withWatchdog(ctx, c.timeout, "no data")
 	req, err := http.NewRequestWithContext(dctx, http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -114,6 +203,9 @@ func (c *Client) downloadAttempt(ctx context.Context, rawURL string, offset int6
 	req.Header.Set("Accept-Encoding", "identity")
 	if offset > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
+		if validator != "" {
+			req.Header.Set("If-Range", validator)
+		}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -132,15 +224,20 @@ func (c *Client) downloadAttempt(ctx context.Context, rawURL string, offset int6
 		cancel(nil)
 		return nil, verdict{err: err}
 	}
-	d := &Download{Offset: offset, ContentLength: resp.ContentLength, TotalSize: -1}
+	d := &Download{Offset: offset, ContentLength: resp.ContentLength, TotalSize: -1, Validator: validatorOf(resp.Header)}
 	switch {
 	case resp.StatusCode == http.StatusOK && offset == 0:
 		d.TotalSize = resp.ContentLength
+	case resp.StatusCode == http.StatusOK && validator != "":
+		return fail(fmt.Errorf("%s: asked for the bytes from %d on of the object as it was (If-Range), got the whole object (HTTP 200): it changed: %w", name, offset, ErrRangeIgnored))
 	case resp.StatusCode == http.StatusOK:
 		return fail(fmt.Errorf("%s: asked for the bytes from %d on, got the whole object (HTTP 200): %w", name, offset, ErrRangeIgnored))
 	case resp.StatusCode == http.StatusPartialContent && offset > 0:
 		start, end, total, err := parseContentRange(resp.Header.Get("Content-Range"))
 		switch {
+		case validator != "" && !sameVersion(validator, resp.Header):
+			return fail(fmt.Errorf("%s: asked for the bytes from %d on of the object as it was, got a range of another version (HTTP 206, ETag %q, Last-Modified %q): %w",
+				name, offset, excerpt(resp.Header.Get("ETag"), 80), excerpt(resp.Header.Get("Last-Modified"), 40), ErrRangeIgnored))
 		case err != nil:
 			return fail(fmt.Errorf("%s: HTTP 206 with %w: %w", name, err, ErrRangeIgnored))
 		case start != offset:

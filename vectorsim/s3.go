@@ -205,13 +205,14 @@ func (s *Server) serveExport(w http.ResponseWriter, req *http.Request, key strin
 	h := w.Header()
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", "application/octet-stream")
+	lastModified := completed.UTC().Format(http.TimeFormat)
 	h.Set("ETag", obj.etag)
-	h.Set("Last-Modified", completed.UTC().Format(http.TimeFormat))
+	h.Set("Last-Modified", lastModified)
 	h.Set("x-amz-request-id", requestID())
 
 	start, n, status := int64(0), size, http.StatusOK
 	rangeHeader := req.Header.Get("Range")
-	if ir := req.Header.Get("If-Range"); ir != "" && ir != obj.etag {
+	if ir := req.Header.Get("If-Range"); ir != "" && !ifRangeMatches(ir, obj.etag, lastModified) {
 		rangeHeader = "" // the object changed: the whole of it
 	}
 	get := req.Method == http.MethodGet
@@ -320,6 +321,22 @@ func cut(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler) // HTTP/2: reset the stream instead
 	}
 	closeConn(conn)
+}
+
+// ifRangeMatches reports whether an If-Range validator names the object as
+// stored (RFC 9110 §13.1.5): its entity tag, compared strongly (a weak tag
+// never matches), or exactly its Last-Modified date.
+func ifRangeMatches(v, etag, lastModified string) bool {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, `"`) || strings.HasPrefix(v, "W/") {
+		return v == etag
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return false
+	}
+	lm, err := http.ParseTime(lastModified)
+	return err == nil && at.Equal(lm)
 }
 
 // Range header kinds.

@@ -119,7 +119,7 @@ func TestDownloadRangesAndHead(t *testing.T) {
 	_, d := e.exportDone("/sites/12345")
 	u := d["download_url"].(string)
 	resp, full := e.mustGet(u, nil)
-	etag := resp.Header.Get("ETag")
+	etag, lastModified := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	if resp.StatusCode != 200 || len(full) != size || resp.Header.Get("Content-Length") != strconv.Itoa(size) ||
 		resp.Header.Get("Content-Type") != "application/octet-stream" || len(etag) < 3 || etag[0] != '"' ||
 		resp.Header.Get("Accept-Ranges") != "bytes" || resp.Header.Get("Content-Encoding") != "" {
@@ -139,6 +139,10 @@ func TestDownloadRangesAndHead(t *testing.T) {
 		{"several ranges: whole object", map[string]string{"Range": "bytes=0-1,5-6"}, 200, "", full},
 		{"matching If-Range", map[string]string{"Range": "bytes=5-", "If-Range": etag}, 206, "bytes 5-9999/10000", full[5:]},
 		{"stale If-Range: whole object", map[string]string{"Range": "bytes=5-", "If-Range": `"other"`}, 200, "", full},
+		{"weak If-Range: whole object", map[string]string{"Range": "bytes=5-", "If-Range": "W/" + etag}, 200, "", full},
+		{"If-Range date of the object", map[string]string{"Range": "bytes=5-", "If-Range": lastModified}, 206, "bytes 5-9999/10000", full[5:]},
+		{"stale If-Range date: whole object", map[string]string{"Range": "bytes=5-", "If-Range": "Mon, 02 Jan 2006 15:04:05 GMT"}, 200, "", full},
+		{"stale If-Range beyond the end: whole object", map[string]string{"Range": "bytes=10000-", "If-Range": `"other"`}, 200, "", full},
 		{"unsatisfiable", map[string]string{"Range": "bytes=10000-"}, 416, "bytes */10000", nil},
 	}
 	for _, tt := range tests {
@@ -169,8 +173,8 @@ func TestDownloadRangesAndHead(t *testing.T) {
 		t.Errorf("HEAD = %d, length %d, %d body bytes, ETag %q", hresp.StatusCode, hresp.ContentLength, len(hb), hresp.Header.Get("ETag"))
 	}
 	st := e.sim.Stats()
-	if st.Downloads != 8 || st.RangeRequests != 8 {
-		t.Errorf("Downloads, RangeRequests = %d, %d; want 8, 8 (HEAD and 416 start no body)", st.Downloads, st.RangeRequests)
+	if st.Downloads != 12 || st.RangeRequests != 12 {
+		t.Errorf("Downloads, RangeRequests = %d, %d; want 12, 12 (HEAD and 416 start no body)", st.Downloads, st.RangeRequests)
 	}
 }
 

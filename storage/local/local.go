@@ -105,7 +105,9 @@ func (t *Target) Create(ctx context.Context, key string) (storage.Writer, error)
 		partial := final + suffix
 		f, err := t.create(partial)
 		if errors.Is(err, fs.ErrNotExist) && attempt < 3 {
-			// A concurrent Delete removed the directory once it was empty.
+			// A concurrent Delete removed the directory once it was empty,
+			// or a concurrent CleanPartials took the new file
+			// (errPartialTaken).
 			continue
 		}
 		if err != nil {
@@ -303,6 +305,14 @@ func randomSuffix() (string, error) {
 	return "." + hex.EncodeToString(b[:]) + storage.PartialSuffix, nil
 }
 
+// errLocked: a partial file's lock is held by someone else.
+var errLocked = errors.New("partial file locked by another process")
+
+// errPartialTaken: a new partial file was locked or removed by
+// CleanPartials (of another process) before its writer could lock it. It
+// matches fs.ErrNotExist, so that Create tries again with a new name.
+var errPartialTaken = fmt.Errorf("partial file removed by a concurrent clean-up: %w", fs.ErrNotExist)
+
 // createPartial creates a new file, mode 0600 whatever the umask, and locks
 // it so that CleanPartials leaves it alone until it is closed.
 func createPartial(name string) (file, error) {
@@ -311,12 +321,53 @@ func createPartial(name string) (file, error) {
 		return nil, err
 	}
 	if err := f.Chmod(fileMode); err != nil {
-		f.Close()
-		os.Remove(name)
-		return nil, err
+		return nil, abandon(f, name, err)
 	}
-	lock(f)
+	if err := claimPartial(f, name); err != nil {
+		if errors.Is(err, errPartialTaken) {
+			// Nothing was written and the clean-up removes the file (the
+			// name may even be another file's now): only the descriptor
+			// goes, whatever Close returns.
+			_ = f.Close()
+			return nil, err
+		}
+		return nil, abandon(f, name, err)
+	}
 	return f, nil
+}
+
+// claimPartial locks the new partial file f at name and checks that name
+// still names it: CleanPartials of another process may have found it
+// unlocked between its creation and the lock, and be removing it.
+func claimPartial(f *os.File, name string) error {
+	if err := lock(f); err != nil {
+		if errors.Is(err, errLocked) {
+			return fmt.Errorf("%w (%w)", errPartialTaken, err)
+		}
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	cur, err := os.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !os.SameFile(fi, cur) {
+		return errPartialTaken
+	}
+	return err
+}
+
+// abandon closes and removes a partial file that cannot be used, and
+// returns err with what could not be cleaned up: a file left behind is
+// removed by CleanPartials.
+func abandon(f *os.File, name string, err error) error {
+	// The descriptor is gone whatever Close returns, and the file is
+	// removed next: a close error tells nothing to act on.
+	_ = f.Close()
+	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return fmt.Errorf("%w; and remove %s: %w (left for CleanPartials)", err, name, rerr)
+	}
+	return err
 }
 
 // mkdirAll creates dir and its missing parents, each with mode 0700 whatever

@@ -20,6 +20,14 @@ type failingFile struct {
 	written    int
 	writeLimit int
 	syncErr    error
+	closeErr   error // Close closes the file, then returns closeErr
+}
+
+func (f *failingFile) Close() error {
+	if err := f.file.Close(); err != nil {
+		return err
+	}
+	return f.closeErr
 }
 
 func (f *failingFile) Write(p []byte) (int, error) {
@@ -148,5 +156,78 @@ func TestAbortRetriesRemoval(t *testing.T) {
 	}
 	if _, err := os.Stat(matches[0]); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("partial file still there after the second Abort (Stat = %v)", err)
+	}
+}
+
+// failingRemove makes tg's removals fail with err until the returned
+// function is called.
+func failingRemove(tg *Target, err error) (restore func()) {
+	tg.remove = func(string) error { return err }
+	return func() { tg.remove = os.Remove }
+}
+
+// TestCommitReportsWhatItLeaves fails Commit, before and after the rename,
+// with the clean-up failing too: Commit's error must say so (the file
+// stays until Abort succeeds), Abort must fail while the removal fails,
+// then remove everything.
+func TestCommitReportsWhatItLeaves(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      func(f file) file
+		commitErr error
+		leftover  string // glob of the file left after the failed Commit
+	}{
+		{"fsync fails: partial file left", func(f file) file { return &failingFile{file: f, writeLimit: 1 << 30, syncErr: syscall.EIO} },
+			syscall.EIO, "*.partial"},
+		{"close fails after the rename: final file left", func(f file) file { return &failingFile{file: f, writeLimit: 1 << 30, closeErr: syscall.EIO} },
+			syscall.EIO, "x.sql"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			root := t.TempDir()
+			tg, err := New(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg.create = func(name string) (file, error) {
+				f, err := createPartial(name)
+				if err != nil {
+					return nil, err
+				}
+				return tt.file(f), nil
+			}
+			const key = "acme/production/x.sql"
+			w, err := tg.Create(ctx, key)
+			if err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
+			if _, err := w.Write([]byte("-- dump\n")); err != nil {
+				t.Fatalf("Write() = %v", err)
+			}
+			restore := failingRemove(tg, syscall.EACCES)
+			_, err = w.Commit(ctx)
+			if !errors.Is(err, tt.commitErr) || !errors.Is(err, syscall.EACCES) {
+				t.Errorf("Commit() = %v, want an error matching %v and the failed removal's EACCES", err, tt.commitErr)
+			}
+			left, _ := filepath.Glob(filepath.Join(root, "acme", "production", tt.leftover))
+			if len(left) != 1 {
+				t.Fatalf("files matching %s after the failed Commit = %q, want 1", tt.leftover, left)
+			}
+			if err := w.Abort(); !errors.Is(err, syscall.EACCES) {
+				t.Errorf("Abort() while removal fails = %v, want EACCES", err)
+			}
+			restore()
+			if err := w.Abort(); err != nil {
+				t.Errorf("Abort() once removal works = %v, want nil", err)
+			}
+			entries, err := os.ReadDir(filepath.Join(root, "acme", "production"))
+			if err != nil || len(entries) != 0 {
+				t.Errorf("directory after Abort holds %v (%v), want nothing", entries, err)
+			}
+			if _, err := tg.Stat(ctx, key); !errors.Is(err, storage.ErrNotExist) {
+				t.Errorf("Stat(%q) = %v, want ErrNotExist", key, err)
+			}
+		})
 	}
 }

@@ -4,16 +4,33 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"syscall"
 )
 
-// lock takes an advisory exclusive lock on f, held until f is closed. It is
-// best effort: where the file system has no locks, CleanPartials cannot
-// tell live partial files from stale ones.
-func lock(f *os.File) {
-	_ = flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+// lock takes an advisory exclusive lock on f, held until f is closed. An
+// error matching errLocked means another holder (CleanPartials) has it.
+// Where the file system has no locks it returns nil: locking is then best
+// effort, and CleanPartials cannot tell live partial files from stale
+// ones.
+func lock(f *os.File) error {
+	err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case err == nil || noLocks(err):
+		return nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return fmt.Errorf("%w: %w", errLocked, err)
+	}
+	return fmt.Errorf("lock: %w", err)
+}
+
+// noLocks reports whether a flock error says that the file system has no
+// locks (NFS without a lock manager, some FUSE file systems).
+func noLocks(err error) bool {
+	return errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EOPNOTSUPP) ||
+		errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL)
 }
 
 // removeUnlocked removes the file at name unless a live writer holds its
@@ -26,11 +43,18 @@ func removeUnlocked(name string, remove func(string) error) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Closing releases the lock taken below. The descriptor is read-only
+	// and gone whatever Close returns, so its error tells nothing to act
+	// on.
 	defer f.Close()
-	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
-		return false, nil
+	switch err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); {
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return false, nil // a live writer holds it
+	case err != nil && !noLocks(err):
+		return false, fmt.Errorf("lock %s: %w", name, err)
 	}
-	// Holding the lock (or unable to lock at all): the writer is gone.
+	// Holding the lock (or on a file system without locks): the writer is
+	// gone.
 	if err := remove(name); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil // committed or aborted meanwhile

@@ -10,7 +10,7 @@ import (
 
 // lock does nothing here: this system has no flock, so CleanPartials cannot
 // tell live partial files from stale ones.
-func lock(*os.File) {}
+func lock(*os.File) error { return nil }
 
 // removeUnlocked removes the file at name and reports whether it did.
 func removeUnlocked(name string, remove func(string) error) (bool, error) {

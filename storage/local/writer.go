@@ -30,6 +30,9 @@ type writer struct {
 	finished  bool // Commit or Abort was called
 	committed bool // Commit succeeded
 	removed   bool // the partial file is known to be gone
+	// finalLeft: Commit failed after the rename, so the final file must
+	// be removed again (by Commit, else by Abort).
+	finalLeft bool
 }
 
 func newWriter(t *Target, key, final, partial string, f file) *writer {
@@ -62,7 +65,8 @@ func (w *writer) Write(p []byte) (int, error) {
 
 // Commit flushes and fsyncs the partial file, renames it to its final name
 // and fsyncs the directory. On failure it removes the partial file (and the
-// final one, if the rename happened).
+// final one, if the rename happened); if that removal fails too, the error
+// says so and Abort retries it.
 func (w *writer) Commit(ctx context.Context) (storage.Info, error) {
 	if w.finished {
 		return storage.Info{}, fmt.Errorf("local: commit %s: %w", w.key, errFinished)
@@ -71,8 +75,9 @@ func (w *writer) Commit(ctx context.Context) (storage.Info, error) {
 	info, err := w.commit(ctx)
 	w.bw = nil
 	if err != nil {
-		// Abort may retry the removal if it fails here.
-		_ = w.discard()
+		if derr := w.discard(); derr != nil {
+			return storage.Info{}, fmt.Errorf("local: commit %s: %w; and %w (Abort retries the removal)", w.key, err, derr)
+		}
 		return storage.Info{}, fmt.Errorf("local: commit %s: %w", w.key, err)
 	}
 	w.committed = true
@@ -103,21 +108,30 @@ func (w *writer) commit(ctx context.Context) (storage.Info, error) {
 	}
 	w.removed = true
 	err = syncDir(filepath.Dir(w.final))
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	// Closing also releases the file's lock: the descriptor is gone
+	// whatever Close returns, so its error only says that the file may not
+	// be intact.
+	if cerr := w.f.Close(); cerr != nil {
+		if err != nil {
+			err = fmt.Errorf("%w; and close: %w", err, cerr)
+		} else {
+			err = fmt.Errorf("close: %w", cerr)
+		}
 	}
 	w.f = nil
 	if err != nil {
-		// The file is visible but may not survive a crash: take it back, so
-		// that an error always means "not stored".
-		_ = w.t.remove(w.final)
+		// The file is visible but may not survive a crash: Commit takes it
+		// back (discard), so that an error always means "not stored".
+		w.finalLeft = true
 		return storage.Info{}, err
 	}
 	return storage.Info{Key: w.key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
-// Abort closes and removes the partial file. It is a no-op after a
-// successful Commit and after an Abort that removed the file.
+// Abort closes and removes the partial file (and the final file, if a
+// failed Commit could not take it back). It is a no-op after a successful
+// Commit and after an Abort that removed everything; it returns an error
+// while a file is left.
 func (w *writer) Abort() error {
 	if w.committed {
 		return nil
@@ -130,18 +144,38 @@ func (w *writer) Abort() error {
 	return nil
 }
 
-// discard closes and removes the partial file.
+// discard closes and removes the partial file, and the final file if a
+// failed Commit left it.
 func (w *writer) discard() error {
 	if w.f != nil {
-		_ = w.f.Close() // the file is removed next; its content does not matter
+		// Close's error is of no use here, so it is dropped: the file is
+		// removed next, so its content does not matter, and the descriptor
+		// (and with it the partial file's lock) is released whatever Close
+		// returns; there is nothing to retry.
+		_ = w.f.Close()
 		w.f = nil
+	}
+	if w.finalLeft {
+		if err := w.removeFinal(); err != nil {
+			return err
+		}
 	}
 	if w.removed {
 		return nil
 	}
 	if err := w.t.remove(w.partial); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return fmt.Errorf("remove partial file: %w", err)
 	}
 	w.removed = true
+	return nil
+}
+
+// removeFinal removes the final file that a Commit failing after the
+// rename made visible.
+func (w *writer) removeFinal() error {
+	if err := w.t.remove(w.final); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the file not committed: %w", err)
+	}
+	w.finalLeft = false
 	return nil
 }

@@ -36,18 +36,25 @@
 //     when the server reports none, whose ETag, if it has the usual
 //     multipart form (hex MD5 of the parts' MD5s, "-", part count),
 //     matches. A server reporting neither (an opaque ETag and no checksum)
-//     gets the size check only. If another writer has meanwhile replaced
-//     the object (412), the completion's answer stands.
+//     gets the size check only. If the HEAD request finds no object
+//     (404), Commit fails: the completion's answer does not prove that
+//     the object landed. If the object has another ETag (412), a plain
+//     HEAD request must find an object: Commit succeeds if that object
+//     holds the bytes written (checksum or multipart ETag), or if the
+//     completion's answer carried the server's checksum of the upload, so
+//     that the upload is known to have been stored before another writer
+//     replaced it; otherwise it fails and leaves the object found in
+//     place, since it may be another writer's.
 //
-// A failed check removes the object and fails Commit. In transit a part is
-// protected by a signed SHA-256 of its content over plain HTTP (streaming
-// signature) and by TLS over HTTPS; the check after completion catches
-// what goes wrong elsewhere (a part missing, lost or assembled wrongly, a
-// stream cut short). No SHA-256 of the stored bytes is kept as object
-// metadata: a streamed upload cannot carry a value known only at its end,
-// and adding it afterwards would take a server-side copy of every object.
-// (The catalog's SHA-256, of the plain SQL, is checked by "vectord
-// verify".)
+// A failed check removes the object (unless it may be another writer's,
+// as above) and fails Commit. In transit a part is protected by a signed
+// SHA-256 of its content over plain HTTP (streaming signature) and by TLS
+// over HTTPS; the check after completion catches what goes wrong elsewhere
+// (a part missing, lost or assembled wrongly, a stream cut short). No
+// SHA-256 of the stored bytes is kept as object metadata: a streamed upload
+// cannot carry a value known only at its end, and adding it afterwards
+// would take a server-side copy of every object. (The catalog's SHA-256,
+// of the plain SQL, is checked by "vectord verify".)
 //
 // A process that dies during an upload leaves a pending multipart upload,
 // invisible to List and Open but billed by most providers: AbortIncomplete

@@ -51,6 +51,11 @@ type writer struct {
 	result       *uploadResult // the upload's outcome, once received
 	leftover     bool          // a completed object must still be removed
 	abortedAgain bool          // cleanup aborted the failed upload
+	// notOurs: the check after completion found under the key an object
+	// that may not be the upload (412 to a HEAD naming the upload's ETag),
+	// so that a failed Commit must not remove it: it may be another
+	// writer's.
+	notOurs bool
 }
 
 type uploadResult struct {
@@ -126,8 +131,11 @@ func (w *writer) Commit(ctx context.Context) (storage.Info, error) {
 	w.finished = true
 	info, err := w.commit(ctx)
 	if err != nil {
-		// Abort may retry a clean-up that fails here.
-		_ = w.cleanup(ctx)
+		if cerr := w.cleanup(ctx); cerr != nil {
+			// Abort retries the clean-up; the caller learns that something
+			// is left until then.
+			return storage.Info{}, fmt.Errorf("s3: commit %s: %w; and clean-up failed (Abort retries it): %w", w.key, err, cerr)
+		}
 		return storage.Info{}, fmt.Errorf("s3: commit %s: %w", w.key, err)
 	}
 	w.committed = true
@@ -151,7 +159,7 @@ func (w *writer) commit(ctx context.Context) (storage.Info, error) {
 	}
 	info, err := w.verify(ctx, w.result.info)
 	if err != nil {
-		w.leftover = true
+		w.leftover = !w.notOurs
 		return storage.Info{}, err
 	}
 	return info, nil
@@ -160,7 +168,8 @@ func (w *writer) commit(ctx context.Context) (storage.Info, error) {
 // verify checks the completed upload against what was written: first the
 // completion's answer (the server's checksum of exactly this upload, if it
 // gives one), then the stored object, by a HEAD request naming the
-// upload's ETag.
+// upload's ETag. The completion's answer alone never makes the upload
+// stored: a 404 fails, and a 412 is examined further (verifyReplaced).
 func (w *writer) verify(ctx context.Context, up minio.UploadInfo) (storage.Info, error) {
 	if err := w.compare(-1, up.ChecksumCRC64NVME, up.ETag); err != nil {
 		return storage.Info{}, fmt.Errorf("check completed upload: %w", err)
@@ -171,12 +180,14 @@ func (w *writer) verify(ctx context.Context, up minio.UploadInfo) (storage.Info,
 	}
 	for attempt := 1; ; attempt++ {
 		oi, err := w.t.client.StatObject(ctx, w.t.bucket, w.object, opts)
-		if up.ETag != "" && (isPreconditionFailed(err) || isNotExist(err)) {
-			// Another writer replaced the object, or it was deleted, since
-			// this upload completed: the completion's answer must do.
-			return storage.Info{Key: w.key, Size: w.n, ModTime: time.Now()}, nil
-		}
-		if err != nil {
+		switch {
+		case isNotExist(err):
+			// The completion's answer is no proof: the object may never
+			// have landed, or be gone already.
+			return storage.Info{}, fmt.Errorf("check uploaded object: the server finds no object under the key after completing the upload: %w", describe(err))
+		case up.ETag != "" && isPreconditionFailed(err):
+			return w.verifyReplaced(ctx, up)
+		case err != nil:
 			return storage.Info{}, fmt.Errorf("check uploaded object: %w", describe(err))
 		}
 		err = w.compare(oi.Size, oi.ChecksumCRC64NVME, oi.ETag)
@@ -189,6 +200,58 @@ func (w *writer) verify(ctx context.Context, up minio.UploadInfo) (storage.Info,
 		// A server may answer a HEAD request racing with another writer's
 		// replacing the object with parts of both: ask again.
 	}
+}
+
+// verifyReplaced handles a 412 to the HEAD request naming the upload's
+// ETag: the object under the key is not, by its ETag, the upload that
+// completed. A plain HEAD request must then find an object, and
+//
+//   - if it holds exactly the bytes written (by checksum or multipart ETag:
+//     a server spelling the ETag of HEAD answers otherwise than the
+//     completion's), it is the upload;
+//   - else if the completion's answer carried the server's checksum of the
+//     whole upload (which verify found to match), the upload was stored
+//     and another writer has replaced it since: Commit succeeds, as the
+//     first of two writers of one key does (the last one wins);
+//   - else nothing proves that the upload was ever stored: Commit fails.
+//
+// An object found that is not the upload is left in place: it may be
+// another writer's.
+func (w *writer) verifyReplaced(ctx context.Context, up minio.UploadInfo) (storage.Info, error) {
+	w.notOurs = true
+	oi, err := w.t.client.StatObject(ctx, w.t.bucket, w.object, minio.StatObjectOptions{Checksum: true})
+	switch {
+	case isNotExist(err):
+		w.notOurs = false
+		return storage.Info{}, fmt.Errorf("check uploaded object: the server finds no object under the key after completing the upload: %w", describe(err))
+	case err != nil:
+		return storage.Info{}, fmt.Errorf("check uploaded object: the object under the key does not have the upload's ETag %s, and it cannot be examined: %w", up.ETag, describe(err))
+	case w.holds(oi, up.ETag):
+		w.notOurs = false
+		return storage.Info{Key: w.key, Size: oi.Size, ModTime: oi.LastModified}, nil
+	case up.ChecksumCRC64NVME != "":
+		return storage.Info{Key: w.key, Size: w.n, ModTime: time.Now()}, nil
+	}
+	return storage.Info{}, fmt.Errorf("check uploaded object: the object under the key (%d bytes, ETag %s) is not the upload that completed (%d bytes, ETag %s), and the server gave no checksum proving that the upload was stored: the upload may not have landed; the object found is left in place",
+		oi.Size, oi.ETag, w.n, up.ETag)
+}
+
+// holds reports whether the server's description of an object proves that
+// it holds the bytes written: their size and their CRC-64/NVME checksum,
+// else their multipart ETag, else the upload's ETag (up to quotes and
+// case).
+func (w *writer) holds(oi minio.ObjectInfo, uploadETag string) bool {
+	if oi.Size != w.n {
+		return false
+	}
+	if oi.ChecksumCRC64NVME != "" {
+		return w.compare(-1, oi.ChecksumCRC64NVME, "") == nil
+	}
+	etag := strings.Trim(oi.ETag, `"`)
+	if multipartETag.MatchString(etag) {
+		return strings.EqualFold(etag, w.multipartETag())
+	}
+	return etag != "" && strings.EqualFold(etag, strings.Trim(uploadETag, `"`))
 }
 
 // compare checks what the server says of an object against what was
