@@ -78,8 +78,10 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 	committed := false
 	defer func() {
 		if !committed {
-			for _, w := range writers {
-				_ = w.Abort()
+			for i, w := range writers {
+				if err := w.Abort(); err != nil {
+					j.log.Error("remove unfinished backup copy", "target", j.e.Targets[i].Name(), "key", key, "error", err)
+				}
 			}
 		}
 	}()
@@ -227,13 +229,11 @@ func (e *Exporter) copyTo(ctx context.Context, t storage.Target, key string, siz
 		return err
 	}
 	if _, err := io.CopyBuffer(w, src, make([]byte, 256<<10)); err != nil {
-		_ = w.Abort()
-		return err
+		return errors.Join(err, w.Abort())
 	}
 	info, err := w.Commit(ctx)
 	if err != nil {
-		_ = w.Abort()
-		return err
+		return errors.Join(err, w.Abort())
 	}
 	failpoint.Hit("store.commit." + t.Name())
 	if info.Size != size {
@@ -302,12 +302,10 @@ func writeObject(ctx context.Context, t storage.Target, key string, data []byte)
 		return err
 	}
 	if _, err := w.Write(data); err != nil {
-		_ = w.Abort()
-		return err
+		return errors.Join(err, w.Abort())
 	}
 	if _, err := w.Commit(ctx); err != nil {
-		_ = w.Abort()
-		return err
+		return errors.Join(err, w.Abort())
 	}
 	return nil
 }
