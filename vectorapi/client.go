@@ -1,6 +1,7 @@
 package vectorapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,16 @@ type Options struct {
 	// returns an *Error matching ErrRateLimited with RetryAfter set, so the
 	// caller can reschedule.
 	MaxRateLimitWait time.Duration
+
+	// BeforeRetry, if set, is called before a database-operation request
+	// (export, import) is sent again after a failed attempt: each attempt
+	// spends the account's budget, so the caller writes it to its ledger
+	// first (CONTRACT §6). An error from it ends the retries.
+	BeforeRetry func(ctx context.Context, op string) error
+	// RateLimit, if set, is called when the answer to a
+	// database-operation request carries X-RateLimit-Remaining: the
+	// operations the API still allows, until reset (zero if not said).
+	RateLimit func(remaining int, reset time.Time)
 }
 
 // Client talks to the Vector Pro API and to the presigned URLs it hands
@@ -102,6 +113,8 @@ type Client struct {
 	baseDelay        time.Duration
 	maxDelay         time.Duration
 	maxRateLimitWait time.Duration
+	beforeRetry      func(ctx context.Context, op string) error
+	rateLimitFn      func(remaining int, reset time.Time)
 }
 
 // New validates o, applies defaults and returns a Client. It sends nothing.
@@ -119,6 +132,8 @@ func New(o Options) (*Client, error) {
 		baseDelay:        o.RetryBaseDelay,
 		maxDelay:         o.RetryMaxDelay,
 		maxRateLimitWait: o.MaxRateLimitWait,
+		beforeRetry:      o.BeforeRetry,
+		rateLimitFn:      o.RateLimit,
 	}
 	base := o.BaseURL
 	if base == "" {

@@ -425,7 +425,7 @@ func TestWorkIsNotStartedTwice(t *testing.T) {
 		{name: "no answer in time", faults: []fault{{block: true}}, timeout: 100 * time.Millisecond, wantUncertain: true, wantRequests: 1},
 		{name: "500 is retried", faults: []fault{{status: 500}}, wantRequests: 2},
 		{name: "503 is retried", faults: []fault{{status: 503}}, wantRequests: 2},
-		{name: "429 is retried", faults: []fault{{status: 429, header: map[string]string{"Retry-After": "0"}}}, wantRequests: 2},
+		{name: "429 is retried unless a database operation", faults: []fault{{status: 429, header: map[string]string{"Retry-After": "0"}}}, wantRequests: 2},
 		{name: "connection refused is retried", refusedDials: 2, wantRequests: 1},
 	}
 	for _, call := range nonIdempotent {
@@ -444,6 +444,14 @@ func TestWorkIsNotStartedTwice(t *testing.T) {
 					}
 				})
 				err := call.call(t.Context(), c)
+				if tc.faults != nil && tc.faults[0].status == 429 && operation(call.op).dbOperation() {
+					// CONTRACT §6: a 429 on a database operation pauses
+					// them all; the client hands it back at once.
+					if got := len(api.served(call.op)); got != 1 || !errors.Is(err, ErrRateLimited) {
+						t.Errorf("429 on %s: requests = %d, error %v; want 1 request and ErrRateLimited", call.op, got, err)
+					}
+					return
+				}
 				if got := len(api.served(call.op)); got != tc.wantRequests {
 					t.Errorf("requests = %d, want %d", got, tc.wantRequests)
 				}

@@ -23,6 +23,12 @@ const (
 	opDownload     operation = "download"
 )
 
+// dbOperation reports whether the operation spends the account's
+// database-operation budget (CONTRACT §1, §6): export and import requests.
+func (op operation) dbOperation() bool {
+	return op == opExport || op == opImportCreate || op == opImportDirect
+}
+
 // route is one operation's method and path templates. Templates hold
 // {site}, {env} and {id}; an empty template means the route set has no
 // such route.

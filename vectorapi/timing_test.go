@@ -74,8 +74,9 @@ func scriptedClient(t *testing.T, s *script, adjust func(*Options)) *Client {
 	return c
 }
 
-// TestRateLimitedWaitsAsTold: a 429 waits what the API says, in every form
-// it can say it.
+// TestRateLimitedWaitsAsTold: a 429 to a request that spends no database
+// operation (a status query) waits what the API says, in every form it can
+// say it.
 func TestRateLimitedWaitsAsTold(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -103,7 +104,7 @@ func TestRateLimitedWaitsAsTold(t *testing.T) {
 					{status: 200, body: okStatus},
 				}}
 				c := scriptedClient(t, s, nil)
-				if _, err := c.StartExport(t.Context(), site); err != nil {
+				if _, err := c.ExportStatus(t.Context(), site, "e1"); err != nil {
 					t.Fatal(err)
 				}
 				gaps := s.gaps()
@@ -204,7 +205,7 @@ func TestRetryWaitEndsWithContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(5*time.Second, cancel)
 		start := time.Now()
-		_, err := c.StartExport(ctx, site)
+		_, err := c.ExportStatus(ctx, site, "e1")
 		if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrRateLimited) {
 			t.Errorf("error = %v, want context.Canceled and ErrRateLimited", err)
 		}
@@ -334,6 +335,66 @@ func TestRequestsPerMinuteWindow(t *testing.T) {
 			if n > 120 {
 				t.Fatalf("%d requests in the minute from %v, want at most 120", n, sent[i].Sub(start))
 			}
+		}
+	})
+}
+
+// TestDatabaseOperationRetriesAreAnnounced: each resend of an export
+// request after a failed attempt is announced first (the caller writes it
+// to the budget ledger), and a refusal of the announcement stops it.
+func TestDatabaseOperationRetriesAreAnnounced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{answers: []fault{{status: 503}, {status: 500}, {status: 200, body: okStatus}}}
+		var announced []string
+		c := scriptedClient(t, s, func(o *Options) {
+			o.BeforeRetry = func(ctx context.Context, op string) error {
+				announced = append(announced, op)
+				return nil
+			}
+		})
+		if _, err := c.StartExport(t.Context(), site); err != nil {
+			t.Fatal(err)
+		}
+		if len(announced) != 2 || announced[0] != "export" {
+			t.Errorf("announced retries = %v, want two exports", announced)
+		}
+		// A status query's retries spend nothing and are not announced.
+		announced = nil
+		s2 := &script{answers: []fault{{status: 503}, {status: 200, body: okStatus}}}
+		c2 := scriptedClient(t, s2, func(o *Options) {
+			o.BeforeRetry = func(context.Context, string) error { announced = append(announced, "x"); return nil }
+		})
+		if _, err := c2.ExportStatus(t.Context(), site, "e1"); err != nil || len(announced) != 0 {
+			t.Errorf("status query: %v, announced %v; want no announcement", err, announced)
+		}
+		// A refused announcement: not sent again.
+		s3 := &script{answers: []fault{{status: 503}, {status: 200, body: okStatus}}}
+		c3 := scriptedClient(t, s3, func(o *Options) {
+			o.BeforeRetry = func(context.Context, string) error { return errors.New("ledger full") }
+		})
+		if _, err := c3.StartExport(t.Context(), site); err == nil || s3.count() != 1 {
+			t.Errorf("refused retry: err %v after %d requests, want an error after 1", err, s3.count())
+		}
+	})
+}
+
+// TestRateLimitHeadersAreReported: X-RateLimit-Remaining on a database
+// operation's answer reaches Options.RateLimit with its reset time.
+func TestRateLimitHeadersAreReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		s := &script{answers: []fault{{status: 200, body: okStatus, header: map[string]string{
+			"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": strconv.FormatInt(now.Add(20*time.Minute).Unix(), 10)}}}}
+		var gotN int
+		var gotReset time.Time
+		c := scriptedClient(t, s, func(o *Options) {
+			o.RateLimit = func(n int, reset time.Time) { gotN, gotReset = n, reset }
+		})
+		if _, err := c.StartExport(t.Context(), site); err != nil {
+			t.Fatal(err)
+		}
+		if gotN != 3 || gotReset.Sub(now) < 19*time.Minute || gotReset.Sub(now) > 21*time.Minute {
+			t.Errorf("RateLimit(%d, %v), want 3 and about 20 minutes from now", gotN, gotReset)
 		}
 	})
 }

@@ -67,6 +67,11 @@ func (c *Client) retry(ctx context.Context, op operation, limited bool, rewind f
 		if rewind != nil && !rewind() {
 			return v.err
 		}
+		if op.dbOperation() && c.beforeRetry != nil {
+			if err := c.beforeRetry(ctx, string(op)); err != nil {
+				return fmt.Errorf("%w (not sent again: %w)", v.err, err)
+			}
+		}
 		c.log.Warn("retrying vector api request",
 			"op", string(op), "attempt", n+1, "error", v.err.Error(), "duration", wait)
 		if err := sleep(ctx, wait); err != nil {
@@ -255,6 +260,9 @@ func (c *Client) apiAttempt(ctx context.Context, r *apiRequest) ([]byte, verdict
 		c.observe(r.op, "error")
 	} else {
 		c.observe(r.op, strconv.Itoa(resp.StatusCode))
+		if r.op.dbOperation() {
+			c.reportRateLimit(resp.Header, time.Now())
+		}
 	}
 	if st != nil {
 		if berr := st.finish(); berr != nil {
@@ -290,6 +298,11 @@ func (c *Client) apiAttempt(ctx context.Context, r *apiRequest) ([]byte, verdict
 
 	apiErr := c.apiError(name, resp, answer)
 	switch code := resp.StatusCode; {
+	case code == http.StatusTooManyRequests && r.op.dbOperation():
+		// The account's database-operation budget is spent: every
+		// database operation waits (the caller pauses them all), so this
+		// one is not repeated on its own.
+		return nil, verdict{err: apiErr}
 	case code == http.StatusTooManyRequests:
 		// The API did not execute the request: safe to repeat.
 		return nil, verdict{err: apiErr, retry: true, wait: apiErr.RetryAfter, rateLimited: true}
@@ -325,6 +338,24 @@ func (c *Client) apiError(name string, resp *http.Response, body []byte) *Error 
 
 func (c *Client) redactToken(s string) string {
 	return strings.ReplaceAll(s, c.token, "[redacted]")
+}
+
+// reportRateLimit passes X-RateLimit-Remaining (and X-RateLimit-Reset) of
+// a database operation's answer to Options.RateLimit.
+func (c *Client) reportRateLimit(h http.Header, now time.Time) {
+	if c.rateLimitFn == nil {
+		return
+	}
+	v := strings.TrimSpace(h.Get("X-RateLimit-Remaining"))
+	n, err := strconv.Atoi(v)
+	if v == "" || err != nil || n < 0 {
+		return
+	}
+	var reset time.Time
+	if d := retryAfter(http.Header{"X-Ratelimit-Reset": h.Values("X-RateLimit-Reset")}, now); d > 0 {
+		reset = now.Add(d)
+	}
+	c.rateLimitFn(n, reset)
 }
 
 // maxServerWait bounds the waits read from headers.
