@@ -40,10 +40,18 @@ type Catalog interface {
 // holds that slot until release; Download blocks until a download may start,
 // earliest URL expiry first. Both return ctx's error if it ends first, and
 // release must be called exactly once after a nil error.
+//
+// Pause stops every database operation until the given time: the API
+// refused one with a 429. Callers waiting in Export keep their places.
 type Gate interface {
 	Export(ctx context.Context, trigger string) (release func(), err error)
 	Download(ctx context.Context, expiresAt time.Time) (release func(), err error)
+	Pause(until time.Time)
 }
+
+// DefaultRateLimitPause is how long a 429 on a database operation pauses
+// them all when the API says neither Retry-After nor X-RateLimit-Reset.
+const DefaultRateLimitPause = time.Hour
 
 // Observer receives timings and archive failures. *metrics.Metrics
 // satisfies it.
@@ -286,19 +294,43 @@ func (j *job) requestExport(ctx context.Context) (func(), error) {
 			return nil, &Error{Reason: ReasonStorage, Err: err}
 		}
 	}
-	release := func() {}
-	if g := j.e.Gate; g != nil {
-		r, err := g.Export(ctx, j.req.Trigger)
-		if err != nil {
+	for {
+		release := func() {}
+		if g := j.e.Gate; g != nil {
+			r, err := g.Export(ctx, j.req.Trigger)
+			if err != nil {
+				return nil, err
+			}
+			release = r
+		}
+		err := j.startExport(ctx)
+		if err == nil {
+			return release, nil
+		}
+		release()
+		var apiErr *vectorapi.Error
+		if !errors.Is(err, vectorapi.ErrRateLimited) || !errors.As(err, &apiErr) {
 			return nil, err
 		}
-		release = r
+		// The account's budget is spent (another client shares it): every
+		// database operation waits until the API says, and this job keeps
+		// its place in the queue. Waiting is not failing.
+		wait := apiErr.RetryAfter
+		if wait <= 0 {
+			wait = DefaultRateLimitPause
+		}
+		until := j.e.now().Add(wait)
+		j.log.Warn("waiting for API budget", "until", until.UTC().Format(time.RFC3339))
+		if err := j.persist(ctx, StateQueued); err != nil {
+			return nil, err
+		}
+		j.progress("waiting for API budget until "+until.UTC().Format(time.RFC3339), 0, -1)
+		if g := j.e.Gate; g != nil {
+			g.Pause(until)
+		} else if err := sleep(ctx, wait); err != nil {
+			return nil, err
+		}
 	}
-	if err := j.startExport(ctx); err != nil {
-		release()
-		return nil, err
-	}
-	return release, nil
 }
 
 func (j *job) startExport(ctx context.Context) error {

@@ -503,6 +503,7 @@ func (c *clock) Since(t time.Time) float64 { return c.now().Sub(t).Seconds() }
 type gateFunc func()
 
 func (g gateFunc) Export(ctx context.Context, trigger string) (func(), error) { return func() {}, nil }
+func (g gateFunc) Pause(time.Time)                                            {}
 func (g gateFunc) Download(ctx context.Context, expiresAt time.Time) (func(), error) {
 	g()
 	return func() {}, nil

@@ -34,7 +34,24 @@ type budget struct {
 	interval time.Duration
 	tat      time.Time   // theoretical arrival time of the next request
 	log      []time.Time // the last ≤ limit admissions, oldest first
+
+	// pausedUntil: the API refused a database operation (429) and asked
+	// to wait until then; nothing is admitted before.
+	pausedUntil time.Time
+	// The API said (X-RateLimit-Remaining) it allows capLeft more until
+	// capUntil: never plan beyond it.
+	capLeft  int
+	capUntil time.Time
+
+	// probing: since a pause, one operation at a time is admitted until
+	// the API accepts one (settle); probeAt is when the one in flight was.
+	probing bool
+	probeAt time.Time
 }
+
+// probeTimeout is how long a probe after a pause may stay unanswered
+// before the next one is admitted (its answer may have been lost).
+const probeTimeout = 2 * time.Minute
 
 func newBudget(perHour int, spent []time.Time) *budget {
 	b := &budget{
@@ -65,11 +82,69 @@ func (b *budget) next(now time.Time) time.Time {
 			t = l
 		}
 	}
+	if b.pausedUntil.After(t) {
+		t = b.pausedUntil
+	}
+	if b.capLeft <= 0 && b.capUntil.After(t) {
+		t = b.capUntil
+	}
+	if b.probing && !b.probeAt.IsZero() {
+		if p := b.probeAt.Add(probeTimeout); p.After(t) {
+			t = p
+		}
+	}
 	return t
+}
+
+// settle ends probing after a pause: the API accepted an operation. It
+// reports whether anything changed.
+func (b *budget) settle() bool {
+	was := b.probing
+	b.probing, b.probeAt = false, time.Time{}
+	return was
+}
+
+// pause stops admissions until t (a 429's Retry-After); an earlier t than
+// the one in force changes nothing. It reports whether t was new.
+func (b *budget) pause(t time.Time) bool {
+	if !t.After(b.pausedUntil) {
+		return false
+	}
+	b.pausedUntil = t
+	b.probing, b.probeAt = true, time.Time{}
+	return true
+}
+
+// limitTo records what the API said it still allows: remaining operations
+// until reset (zero: for the rest of the window).
+func (b *budget) limitTo(remaining int, reset, now time.Time) {
+	if reset.IsZero() {
+		reset = now.Add(BudgetWindow)
+	}
+	b.capLeft, b.capUntil = remaining, reset
+}
+
+// remaining is how many admissions the budget allows at now, one after
+// the other.
+func (b *budget) remaining(now time.Time) int {
+	c := *b
+	c.log = slices.Clone(b.log)
+	n := 0
+	for n < c.limit && !c.next(now).After(now) {
+		c.take(now)
+		n++
+	}
+	return n
 }
 
 // take records an admission at t.
 func (b *budget) take(t time.Time) {
+	if t.Before(b.capUntil) {
+		b.capLeft--
+	}
+	if b.probing {
+		b.probeAt = t
+	}
 	if b.tat.Before(t) {
 		b.tat = t
 	}

@@ -13,6 +13,18 @@ type waiter struct {
 	expires  time.Time // downloads: the URL's expiry; zero sorts last
 	ready    chan struct{}
 	admitted bool
+
+	op, ref string // what the ledger records for an export admission
+	job     *job   // the running job asking, if any
+}
+
+type opKey struct{}
+
+// WithOperation names the database operation an Export caller is about to
+// send ("import", "backup") and what it is for, as the budget ledger
+// records it; without it an admission is recorded as an export.
+func WithOperation(ctx context.Context, op, ref string) context.Context {
+	return context.WithValue(ctx, opKey{}, [2]string{op, ref})
 }
 
 func (w *waiter) admit() {
@@ -56,10 +68,14 @@ func (s *Scheduler) Export(ctx context.Context, trigger string) (release func(),
 		s.mu.Unlock()
 		return s.exportRelease(), nil
 	}
-	w := &waiter{prio: priority(trigger), ready: make(chan struct{})}
+	w := &waiter{prio: priority(trigger), ready: make(chan struct{}), op: "export"}
+	if o, ok := ctx.Value(opKey{}).([2]string); ok {
+		w.op, w.ref = o[0], o[1]
+	}
 	if j != nil {
-		// A running job asking again (a fresh export) keeps its place.
-		w.prio, w.seq = j.prio, j.seq
+		// A running job asking again (a fresh export, or after a 429)
+		// keeps its place.
+		w.prio, w.seq, w.job, w.ref = j.prio, j.seq, j, j.ID
 	} else {
 		s.seq++
 		w.seq = s.seq
@@ -87,6 +103,11 @@ func (s *Scheduler) Export(ctx context.Context, trigger string) (release func(),
 		}
 		select {
 		case <-w.ready:
+			if j != nil {
+				s.mu.Lock()
+				j.waitingUntil = time.Time{}
+				s.mu.Unlock()
+			}
 			return s.exportRelease(), nil
 		case <-ctx.Done():
 			s.mu.Lock()

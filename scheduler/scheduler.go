@@ -111,6 +111,15 @@ type Options struct {
 	// the export request times of the catalog's jobs, so that a restarted
 	// daemon does not spend budget its predecessor already spent.
 	RecentOperations []time.Time
+	// PausedUntil: a 429 that an earlier process saw still pauses every
+	// database operation until then (from the ledger).
+	PausedUntil time.Time
+	// Ledger, if set, persists every database operation the scheduler
+	// admits (before the request is sent) and every 429 pause, so that a
+	// restarted daemon and the commands on the same state_dir see them.
+	Ledger Ledger
+	// By names the process in the ledger: "daemon" or the command.
+	By string
 
 	Observer       Observer               // nil observes nothing
 	Logger         *slog.Logger           // nil discards
@@ -168,7 +177,10 @@ type job struct {
 	queuedAt   time.Time
 	startedAt  time.Time
 	finishedAt time.Time
-	done       chan struct{} // closed when finished
+	// waitingUntil: the job waits for the database-operation budget (or a
+	// 429's pause) until then.
+	waitingUntil time.Time
+	done         chan struct{} // closed when finished
 }
 
 // Scheduler queues and starts backup jobs: on each environment's schedule,
@@ -207,6 +219,8 @@ type Scheduler struct {
 	jobs        map[string]*job
 	finished    []*job // oldest first
 	budget      *budget
+	ledger      Ledger
+	by          string
 	exports     int           // export admissions held
 	freed       chan struct{} // closed and replaced when an export admission is released
 	downloads   int           // download admissions held
@@ -254,7 +268,10 @@ func New(o Options) (*Scheduler, error) {
 		active:      make(map[envKey]*envJobs),
 		jobs:        make(map[string]*job),
 		budget:      newBudget(o.DBOpsPerHour, o.RecentOperations),
+		ledger:      o.Ledger,
+		by:          o.By,
 	}
+	s.budget.pause(o.PausedUntil)
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}
@@ -464,6 +481,9 @@ func (s *Scheduler) fireLocked(now time.Time) {
 			}
 			s.log.Warn("scheduled backup skipped: the environment's previous job has not finished",
 				"site", k.site, "environment", k.env, "due", at, "previous_state", prev)
+			if so, ok := s.obs.(skipObserver); ok {
+				so.ScheduledRunSkipped(k.site, k.env)
+			}
 			continue
 		}
 		j := s.enqueueLocked(k, catalog.TriggerSchedule, "", now)
@@ -669,9 +689,11 @@ func (s *Scheduler) pumpLocked(now time.Time) (wake time.Time) {
 		}
 		if at := s.budget.next(now); at.After(now) {
 			wake = at
+			s.waitingLocked(j, w, at)
 			break
 		}
 		s.budget.take(now)
+		s.spendLocked(now, j, w)
 		s.exports++
 		if j != nil {
 			j.ticket = true
@@ -742,6 +764,7 @@ func (s *Scheduler) startLocked(j *job, now time.Time) {
 	a.running = j
 	s.pending = slices.DeleteFunc(s.pending, func(x *job) bool { return x == j })
 	j.startedAt = now
+	j.waitingUntil = time.Time{}
 	if j.resume {
 		j.state = catalog.JobExporting
 	}
@@ -764,7 +787,7 @@ type jobKey struct{}
 
 func (s *Scheduler) setState(j *job, state string) {
 	switch state {
-	case catalog.JobExporting, catalog.JobDownloading, catalog.JobStoring:
+	case catalog.JobQueued, catalog.JobExporting, catalog.JobDownloading, catalog.JobStoring:
 	default:
 		return
 	}
@@ -890,6 +913,9 @@ type Status struct {
 	QueuedAt    time.Time
 	StartedAt   time.Time // zero while queued
 	FinishedAt  time.Time // zero until succeeded or failed
+	// WaitingUntil: the job waits for API budget until then (its export
+	// request, or a 429's pause); zero when it does not wait for budget.
+	WaitingUntil time.Time
 }
 
 func (j *job) status() Status {
@@ -897,6 +923,7 @@ func (j *job) status() Status {
 		ID: j.ID, Site: j.Site, Environment: j.Environment, Trigger: j.Trigger, Reason: j.Reason,
 		State: j.state, BackupID: j.backupID, Error: j.err,
 		QueuedAt: j.queuedAt, StartedAt: j.startedAt, FinishedAt: j.finishedAt,
+		WaitingUntil: j.waitingUntil,
 	}
 }
 

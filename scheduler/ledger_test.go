@@ -1,0 +1,125 @@
+package scheduler
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/builtfast/vectord/catalog"
+)
+
+// TestPauseHoldsEveryCallerInOrderThenProbes: a 429's pause holds every
+// database operation until it ends, the callers keep their order, and
+// after the pause one operation is admitted at a time until the API
+// accepts one.
+func TestPauseHoldsEveryCallerInOrderThenProbes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gateOnly(t, 1000, 10, 1) // the client thinks it has plenty
+		t0 := time.Now()
+		s.Pause(t0.Add(time.Hour))
+		ch := make(chan string, 3)
+		for _, name := range []string{"first", "second", "third"} {
+			go func() {
+				rel, err := s.Export(context.Background(), catalog.TriggerSchedule)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ch <- name
+				rel()
+			}()
+			time.Sleep(time.Millisecond) // arrive in this order
+		}
+		synctest.Wait()
+		if st := s.Budget(time.Now()); len(ch) != 0 || !st.PausedUntil.Equal(t0.Add(time.Hour)) || st.Remaining != 0 {
+			t.Fatalf("during the pause: %d admitted, budget %+v; want none admitted, paused an hour", len(ch), st)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if len(ch) != 1 || <-ch != "first" {
+			t.Fatalf("after the pause: want exactly the first caller admitted (a probe)")
+		}
+		s.Settled() // the API accepted it
+		synctest.Wait()
+		if len(ch) != 2 {
+			t.Fatalf("after the probe was accepted: %d admitted, want the second and third", len(ch))
+		}
+	})
+}
+
+// TestUnansweredProbeTimesOut: a probe whose answer never comes does not
+// block the budget for good.
+func TestUnansweredProbeTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gateOnly(t, 1000, 10, 1)
+		s.Pause(time.Now().Add(time.Minute))
+		for range 2 {
+			go func() {
+				if rel, err := s.Export(context.Background(), catalog.TriggerManual); err == nil {
+					rel()
+				}
+			}()
+		}
+		start := time.Now()
+		time.Sleep(time.Minute + time.Second)
+		synctest.Wait()
+		if st := s.Budget(time.Now()); st.NextAt.Sub(start) != time.Minute+probeTimeout {
+			t.Errorf("next admission at +%v, want +%v (the probe's timeout)", st.NextAt.Sub(start), time.Minute+probeTimeout)
+		}
+		time.Sleep(probeTimeout)
+		synctest.Wait()
+	})
+}
+
+// TestLedgerRecordsAdmissionsRetriesAndPauses: every admission, retry and
+// pause reaches the catalog's ledger, and a new scheduler started from
+// the ledger keeps both the spent budget and the pause.
+func TestLedgerRecordsAdmissionsRetriesAndPauses(t *testing.T) {
+	db, err := catalog.Open(filepath.Join(t.TempDir(), "catalog.db"), catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	s, err := New(Options{DBOpsPerHour: 2, Exports: 2, Downloads: 1, Ledger: db, By: "test",
+		Runner: func(context.Context, Job, func(string)) (string, error) { return "", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := s.Export(WithOperation(ctx, "import", "acme/production"), catalog.TriggerManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retried(ctx, "import_create"); err != nil {
+		t.Fatal(err)
+	}
+	rel()
+	until := time.Now().Add(30 * time.Minute).Truncate(time.Second)
+	s.Pause(until)
+	ops, err := db.BudgetSpent(ctx, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 2 || ops[0].Op != "import" || ops[0].Ref != "acme/production" || ops[0].By != "test" || ops[1].Op != "retry import_create" {
+		t.Fatalf("ledger = %+v, want the import and its retry", ops)
+	}
+	paused, err := db.BudgetPausedUntil(ctx)
+	if err != nil || !paused.Equal(until) {
+		t.Fatalf("ledger pause = %v, %v; want %v", paused, err, until)
+	}
+	// A restarted daemon, seeded from the ledger: budget spent, pause kept.
+	var spent []time.Time
+	for _, op := range ops {
+		spent = append(spent, op.At)
+	}
+	s2, err := New(Options{DBOpsPerHour: 2, Exports: 2, Downloads: 1, RecentOperations: spent, PausedUntil: paused,
+		Runner: func(context.Context, Job, func(string)) (string, error) { return "", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s2.Budget(time.Now()); st.Remaining != 0 || !st.PausedUntil.Equal(until) {
+		t.Errorf("restarted budget = %+v, want nothing left and the pause until %v", st, until)
+	}
+}
