@@ -123,3 +123,56 @@ func TestLedgerRecordsAdmissionsRetriesAndPauses(t *testing.T) {
 		t.Errorf("restarted budget = %+v, want nothing left and the pause until %v", st, until)
 	}
 }
+
+// TestQueuePositionEstimateAndCancel: waiting jobs know their place and
+// when the budget would admit them; a canceled one leaves the queue.
+func TestQueuePositionEstimateAndCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		runner := newFakeRunner()
+		s, err := New(Options{
+			Envs: []Env{env(t, "a", "x", "@every 24h", 0), env(t, "b", "x", "@every 24h", 0), env(t, "c", "x", "@every 24h", 0)},
+			DBOpsPerHour: 1, Exports: 5, Downloads: 1, Runner: runner.run,
+			RecentOperations: []time.Time{time.Now()}, // the hour's budget is spent
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runner.s = s
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		var ids []string
+		for _, site := range []string{"a", "b", "c"} {
+			id, err := s.Submit(site, "x", catalog.TriggerManual, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		synctest.Wait()
+		now := time.Now()
+		for i, id := range ids {
+			st, ok := s.Status(id)
+			if !ok || st.Position != i+1 || st.EstimatedStart.Before(now.Add(BudgetWindow-time.Second)) {
+				t.Errorf("job %d: position %d, estimated start +%v; want position %d after the budget window", i, st.Position, st.EstimatedStart.Sub(now), i+1)
+			}
+		}
+		if !s.Cancel(ids[0]) {
+			t.Fatal("Cancel of a waiting job = false")
+		}
+		if st, _ := s.Status(ids[0]); st.State != catalog.JobFailed || st.Error != ErrCanceled.Error() {
+			t.Errorf("canceled job = %+v, want failed: job canceled", st)
+		}
+		if st, _ := s.Status(ids[1]); st.Position != 1 {
+			t.Errorf("after the first was canceled the second is at %d, want 1", st.Position)
+		}
+		if s.Cancel("nope") {
+			t.Error("Cancel of an unknown job = true")
+		}
+		stop()
+		<-done
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

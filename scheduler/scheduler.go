@@ -28,6 +28,9 @@ var (
 	ErrInvalidTrigger = errors.New("invalid trigger")
 	// ErrShuttingDown: Shutdown has begun; no new jobs are accepted.
 	ErrShuttingDown = errors.New("scheduler shutting down")
+	// ErrCanceled: the job was canceled by Cancel (the person who asked
+	// for it gave up waiting).
+	ErrCanceled = errors.New("job canceled")
 )
 
 // Finished jobs stay in the status table for KeepFinished, and at most the
@@ -180,7 +183,8 @@ type job struct {
 	// waitingUntil: the job waits for the database-operation budget (or a
 	// 429's pause) until then.
 	waitingUntil time.Time
-	done         chan struct{} // closed when finished
+	cancel       context.CancelCauseFunc // ends a started job's context
+	done         chan struct{}           // closed when finished
 }
 
 // Scheduler queues and starts backup jobs: on each environment's schedule,
@@ -771,12 +775,20 @@ func (s *Scheduler) startLocked(j *job, now time.Time) {
 	s.running++
 	s.log.Info("job started", "site", j.Site, "environment", j.Environment, "job_id", j.ID, "trigger", j.Trigger,
 		"waited", now.Sub(j.queuedAt))
-	ctx := context.WithValue(s.jobsCtx, jobKey{}, j)
+	// The job's context ends with Shutdown's (jobsCtx) or with Cancel; it
+	// is not linked to jobsCtx once the runner has returned.
+	ctx, cancel := context.WithCancelCause(context.WithValue(context.WithoutCancel(s.jobsCtx), jobKey{}, j))
+	stop := context.AfterFunc(s.jobsCtx, func() { cancel(context.Cause(s.jobsCtx)) })
+	j.cancel = cancel
 	pub := j.Job
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		id, err := s.runner(ctx, pub, func(state string) { s.setState(j, state) })
+		stop()
+		if cause := context.Cause(ctx); errors.Is(cause, ErrCanceled) {
+			err = cause
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.finishLocked(j, id, err, time.Now())
@@ -916,6 +928,11 @@ type Status struct {
 	// WaitingUntil: the job waits for API budget until then (its export
 	// request, or a 429's pause); zero when it does not wait for budget.
 	WaitingUntil time.Time
+	// Position is the job's place among those waiting for an export
+	// admission (1: next), 0 once admitted; EstimatedStart is when the
+	// budget would admit it if nothing else arrives.
+	Position       int
+	EstimatedStart time.Time
 }
 
 func (j *job) status() Status {
@@ -937,7 +954,70 @@ func (s *Scheduler) Status(id string) (Status, bool) {
 	if j == nil || (!j.finishedAt.IsZero() && time.Since(j.finishedAt) > KeepFinished) {
 		return Status{}, false
 	}
-	return j.status(), true
+	st := j.status()
+	if j.finishedAt.IsZero() {
+		st.Position, st.EstimatedStart = s.positionLocked(j, time.Now())
+	}
+	return st, true
+}
+
+// positionLocked is j's place in the export queue (0 if it waits for none)
+// and when the budget would admit it: the callers ahead of it are admitted
+// one by one at the budget's pace.
+func (s *Scheduler) positionLocked(j *job, now time.Time) (int, time.Time) {
+	type cand struct {
+		prio int
+		seq  uint64
+		me   bool
+	}
+	var q []cand
+	found := false
+	for _, p := range s.pending {
+		if !p.resume {
+			q = append(q, cand{p.prio, p.seq, p == j})
+			found = found || p == j
+		}
+	}
+	for _, w := range s.exportQ {
+		q = append(q, cand{w.prio, w.seq, w.job == j})
+		found = found || w.job == j
+	}
+	if !found {
+		return 0, time.Time{}
+	}
+	slices.SortFunc(q, func(a, b cand) int { return cmp.Or(cmp.Compare(a.prio, b.prio), cmp.Compare(a.seq, b.seq)) })
+	b := *s.budget
+	b.log = slices.Clone(s.budget.log)
+	at := now
+	for i, c := range q {
+		at = b.next(at)
+		if c.me {
+			return i + 1, at
+		}
+		b.take(at)
+	}
+	return 0, time.Time{}
+}
+
+// Cancel ends a job that has not finished: one waiting to start is
+// dropped, a running one has its context canceled (the runner returns
+// promptly, leaving nothing half-done). It reports false for an unknown or
+// finished job.
+func (s *Scheduler) Cancel(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobs[id]
+	if j == nil || !j.finishedAt.IsZero() {
+		return false
+	}
+	if j.startedAt.IsZero() {
+		s.finishLocked(j, "", ErrCanceled, time.Now())
+		return true
+	}
+	if j.cancel != nil {
+		j.cancel(ErrCanceled)
+	}
+	return true
 }
 
 // Wait blocks until a job has succeeded or failed and returns its final
