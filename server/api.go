@@ -50,7 +50,10 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST /api/v1/check", s.check)
 	api.HandleFunc("/api/v1/check", methodNotAllowed("POST"))
 	api.HandleFunc("GET /api/v1/jobs/{job_id}", s.job)
-	api.HandleFunc("/api/v1/jobs/{job_id}", methodNotAllowed("GET, HEAD"))
+	api.HandleFunc("DELETE /api/v1/jobs/{job_id}", s.cancelJob)
+	api.HandleFunc("/api/v1/jobs/{job_id}", methodNotAllowed("GET, HEAD, DELETE"))
+	api.HandleFunc("POST /api/v1/budget", s.admit)
+	api.HandleFunc("/api/v1/budget", methodNotAllowed("POST"))
 	api.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 	})
@@ -513,6 +516,44 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		st.JobID = id
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// cancelJob answers DELETE /api/v1/jobs/{job_id}: 204 when the job was
+// ended, 404 for an unknown or finished one.
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("job_id")
+	if !s.jobs.Cancel(id) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no unfinished job %q", id))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// admitRequest is the body of POST /api/v1/budget.
+type admitRequest struct {
+	Op  string `json:"op"`
+	Ref string `json:"ref"`
+}
+
+// admit answers POST /api/v1/budget once the daemon's budget admits one
+// database operation: a command beside the daemon (restore's import)
+// spends from the daemon's ledger before it sends its request.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) {
+	var req admitRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Op == "" {
+		writeError(w, http.StatusBadRequest, `want {"op": "import", "ref": "..."}`)
+		return
+	}
+	unlimitedWrite(w)
+	if err := s.jobs.Admit(r.Context(), req.Op, req.Ref); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Admitted bool `json:"admitted"`
+	}{true})
 }
 
 // backupRequest is the body of POST /api/v1/backups.

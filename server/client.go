@@ -312,6 +312,31 @@ func (c *Client) Job(ctx context.Context, id string) (JobStatus, error) {
 	return st, nil
 }
 
+// CancelJob asks the daemon to end a job that has not finished. Errors: one
+// matching ErrNotFound for an unknown or finished job, ErrUnauthorized, or
+// a transport error.
+func (c *Client) CancelJob(ctx context.Context, id string) error {
+	if _, err := c.send(ctx, c.hc, http.MethodDelete, "/api/v1/jobs/"+url.PathEscape(id), nil, http.StatusNoContent, nil); err != nil {
+		return fmt.Errorf("cancel job %s: %w", id, err)
+	}
+	return nil
+}
+
+// Admit blocks until the daemon's database-operation budget admits one
+// operation op (such as "import") for ref; the daemon writes it to its
+// ledger. Errors: ErrUnavailable, ErrUnauthorized, ctx's or a transport
+// error.
+func (c *Client) Admit(ctx context.Context, op, ref string) error {
+	body, err := json.Marshal(admitRequest{Op: op, Ref: ref})
+	if err != nil {
+		return err
+	}
+	if _, err := c.send(ctx, c.long, http.MethodPost, "/api/v1/budget", body, http.StatusOK, nil); err != nil {
+		return fmt.Errorf("wait for the daemon's API budget: %w", err)
+	}
+	return nil
+}
+
 // WaitJob asks for the job's status every poll (DefaultPoll when poll is
 // not positive) until it has succeeded or failed, and returns that status;
 // a failed job is not an error of WaitJob (check State and Error). Errors:

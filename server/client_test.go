@@ -247,3 +247,33 @@ func TestLocalURL(t *testing.T) {
 		t.Error("LocalURL(9469) = nil error, want one")
 	}
 }
+
+func TestClientCancelJobAndAdmit(t *testing.T) {
+	jobs := &fakeJobs{statuses: map[string]JobStatus{
+		"job-3": {JobID: "job-3", State: catalog.JobQueued, Waiting: "waiting for API budget until 2026-12-04T22:00:00Z", Position: 2},
+		"job-4": {JobID: "job-4", State: catalog.JobSucceeded},
+	}}
+	o := testOptions(t)
+	o.Jobs = jobs
+	ts := startDaemon(t, o)
+	c := NewClient(ts.URL, testToken, ts.Client())
+	ctx := context.Background()
+	st, err := c.Job(ctx, "job-3")
+	if err != nil || st.Waiting == "" || st.Position != 2 {
+		t.Fatalf("Job(job-3) = %+v, %v; want its wait and position", st, err)
+	}
+	if err := c.CancelJob(ctx, "job-3"); err != nil {
+		t.Fatalf("CancelJob: %v", err)
+	}
+	if err := c.CancelJob(ctx, "job-4"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("CancelJob(finished) = %v, want ErrNotFound", err)
+	}
+	if err := c.Admit(ctx, "import", "acme/production"); err != nil {
+		t.Fatalf("Admit: %v", err)
+	}
+	jobs.mu.Lock()
+	defer jobs.mu.Unlock()
+	if len(jobs.canceled) != 1 || jobs.canceled[0] != "job-3" || len(jobs.admitted) != 1 || jobs.admitted[0] != "import acme/production" {
+		t.Errorf("canceled %v, admitted %v", jobs.canceled, jobs.admitted)
+	}
+}

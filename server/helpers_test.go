@@ -37,6 +37,9 @@ type fakeJobs struct {
 	submitted []submission
 	statuses  map[string]JobStatus
 	sequences map[string][]JobStatus
+	canceled  []string
+	admitted  []string
+	admitErr  error
 	calls     map[string]int
 }
 
@@ -66,6 +69,28 @@ func (f *fakeJobs) Status(id string) (JobStatus, bool) {
 }
 
 // statusCalls returns how often Status was asked about a sequenced job.
+// Cancel ends a known job that is not done.
+func (f *fakeJobs) Cancel(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.statuses[id]
+	if !ok || st.Done() {
+		return false
+	}
+	st.State, st.Error = "failed", "job canceled"
+	f.statuses[id] = st
+	f.canceled = append(f.canceled, id)
+	return true
+}
+
+// Admit admits at once unless admitErr is set.
+func (f *fakeJobs) Admit(ctx context.Context, op, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.admitted = append(f.admitted, op+" "+ref)
+	return f.admitErr
+}
+
 func (f *fakeJobs) statusCalls(id string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

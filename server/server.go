@@ -112,6 +112,14 @@ type JobStatus struct {
 	State    string `json:"state"`
 	BackupID string `json:"backup_id"` // the catalog record, once succeeded
 	Error    string `json:"error"`     // why, once failed
+	// Waiting says why a job that has not finished waits, for example
+	// "waiting for API budget until 2026-12-04T21:00:00Z" (CONTRACT §6);
+	// empty when it does not wait.
+	Waiting string `json:"waiting,omitempty"`
+	// Position is the job's place among those waiting for the budget (1:
+	// next), 0 once admitted; EstimatedStart is when it would be admitted.
+	Position       int        `json:"position,omitempty"`
+	EstimatedStart *time.Time `json:"estimated_start,omitempty"`
 }
 
 // Done reports whether the job has ended: succeeded or failed.
@@ -134,6 +142,13 @@ type Jobs interface {
 	Submit(site, env, trigger, reason string) (jobID string, err error)
 	// Status returns the job's current status, or false for an unknown job.
 	Status(jobID string) (JobStatus, bool)
+	// Cancel ends a job that has not finished (the person waiting for it
+	// gave up), or reports false for an unknown or finished job.
+	Cancel(jobID string) bool
+	// Admit blocks until the daemon's database-operation budget admits one
+	// operation (op "import" for a restore's import request) for ref, and
+	// writes it to the ledger, or returns ctx's error.
+	Admit(ctx context.Context, op, ref string) error
 }
 
 // Options configure New.

@@ -505,8 +505,8 @@ func TestMethodsAndPaths(t *testing.T) {
 	}{
 		{"DELETE", "/api/v1/backups", 405, "GET, HEAD, POST"},
 		{"PUT", "/api/v1/backups", 405, "GET, HEAD, POST"},
-		{"POST", "/api/v1/jobs/job-1", 405, "GET, HEAD"},
-		{"DELETE", "/api/v1/jobs/job-1", 405, "GET, HEAD"},
+		{"POST", "/api/v1/jobs/job-1", 405, "GET, HEAD, DELETE"},
+		{"PUT", "/api/v1/jobs/job-1", 405, "GET, HEAD, DELETE"},
 		{"GET", "/api/v1/nothing", 404, ""},
 		{"GET", "/api/v1/jobs/", 404, ""},
 		{"GET", "/api/v2/backups", 404, ""},

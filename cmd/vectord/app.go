@@ -17,6 +17,7 @@ import (
 	"github.com/builtfast/vectord/exporter"
 	"github.com/builtfast/vectord/integrity"
 	"github.com/builtfast/vectord/logging"
+	"github.com/builtfast/vectord/scheduler"
 	"github.com/builtfast/vectord/server"
 	"github.com/builtfast/vectord/storage"
 	"github.com/builtfast/vectord/storage/local"
@@ -242,10 +243,13 @@ func (a *app) Close() error {
 	return nil
 }
 
-// client builds the Vector API client from the configuration.
-func (a *app) client(observe func(op, code string)) (*vectorapi.Client, error) {
+// client builds the Vector API client from the configuration. With a
+// budget, every resend of a database operation is written to its ledger
+// first, what the API says of its remaining budget bounds the plan, and an
+// accepted database operation ends a 429's probing.
+func (a *app) client(observe func(op, code string), budget *scheduler.Scheduler) (*vectorapi.Client, error) {
 	api := a.cfg.API
-	c, err := vectorapi.New(vectorapi.Options{
+	o := vectorapi.Options{
 		BaseURL:           api.BaseURL,
 		Token:             api.Token,
 		Routes:            api.Routes,
@@ -254,11 +258,66 @@ func (a *app) client(observe func(op, code string)) (*vectorapi.Client, error) {
 		UserAgent:         "vectord/" + version,
 		Logger:            a.log,
 		Observe:           observe,
-	})
+	}
+	if budget != nil {
+		o.BeforeRetry = budget.Retried
+		o.RateLimit = budget.LimitTo
+		o.Observe = func(op, code string) {
+			if observe != nil {
+				observe(op, code)
+			}
+			if dbOperations[op] && strings.HasPrefix(code, "2") {
+				budget.Settled()
+			}
+		}
+	}
+	c, err := vectorapi.New(o)
 	if err != nil {
 		return nil, &usageError{err: fmt.Errorf("api: %w", err)}
 	}
 	return c, nil
+}
+
+// dbOperations are the client's operations that spend the account's
+// database-operation budget.
+var dbOperations = map[string]bool{"export": true, "import_create": true, "import_direct": true, "backup_create": true}
+
+// budget is the database-operation budget of a command that runs without
+// a daemon: a scheduler used only as a gate, seeded from the catalog's
+// ledger and writing to it, so that the command spends from the same
+// budget as the daemon and every other command on this state_dir.
+func (a *app) budget(ctx context.Context, by string) (*scheduler.Scheduler, error) {
+	recent, paused, err := ledgerState(ctx, a.cat)
+	if err != nil {
+		return nil, err
+	}
+	return scheduler.New(scheduler.Options{
+		DBOpsPerHour: a.cfg.API.DBOperationsPerHour, Exports: a.cfg.Concurrency.Exports, Downloads: a.cfg.Concurrency.Downloads,
+		RecentOperations: recent, PausedUntil: paused, Ledger: a.cat, By: by, Logger: a.log,
+		Runner: func(context.Context, scheduler.Job, func(string)) (string, error) {
+			return "", errors.New("a command's budget runs no jobs")
+		},
+	})
+}
+
+// ledgerState reads the budget spent in the last window and a 429's pause
+// from the catalog's ledger. A catalog written before the ledger existed
+// counts its jobs' export requests instead.
+func ledgerState(ctx context.Context, cat *catalog.DB) (recent []time.Time, paused time.Time, err error) {
+	ops, err := cat.BudgetSpent(ctx, time.Now().Add(-scheduler.BudgetWindow))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	for _, op := range ops {
+		recent = append(recent, op.At)
+	}
+	if len(recent) == 0 {
+		if recent, err = recentExports(ctx, cat); err != nil {
+			return nil, time.Time{}, err
+		}
+	}
+	paused, err = cat.BudgetPausedUntil(ctx)
+	return recent, paused, err
 }
 
 // exporter builds the backup runner around a client.

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/builtfast/vectord/catalog"
 	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/scheduler"
 	"github.com/builtfast/vectord/server"
 )
 
@@ -47,7 +50,11 @@ func runBackup(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return &usageError{err: err}
 	}
-	client, err := a.client(nil)
+	budget, err := a.budget(ctx, "backup")
+	if err != nil {
+		return err
+	}
+	client, err := a.client(nil, budget)
 	if err != nil {
 		return err
 	}
@@ -59,8 +66,17 @@ func runBackup(ctx context.Context, m *Main, args []string) error {
 	if isTerminal(m.Stderr) {
 		bar = &progressBar{w: m.Stderr, start: time.Now()}
 		req.Progress = bar.update
+	} else {
+		var phase atomic.Value
+		phase.Store("")
+		req.Progress = func(p exporter.Progress) { phase.Store(p.Phase) }
+		stop := reportBudgetWait(ctx, budget, m.Stderr, func() bool {
+			p := phase.Load().(string)
+			return p == "exporting" || strings.HasPrefix(p, "waiting for API budget")
+		})
+		defer stop()
 	}
-	rec, err := a.exporter(client, nil, nil).Run(ctx, req)
+	rec, err := a.exporter(client, nil, budget).Run(ctx, req)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("backup of %s/%s failed: %w", e.Site, e.Name, err)
@@ -149,7 +165,7 @@ func backupViaDaemon(ctx context.Context, m *Main, cfgPath, site, env, reason st
 	if isTerminal(m.Stderr) {
 		bar = &progressBar{w: m.Stderr, start: time.Now()}
 	}
-	st, err := waitJob(ctx, c, id, bar)
+	st, err := waitJobReporting(ctx, c, id, bar, m.Stderr)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("wait for job %s: %w", id, err)
@@ -161,8 +177,88 @@ func backupViaDaemon(ctx context.Context, m *Main, cfgPath, site, env, reason st
 	return nil
 }
 
+// reportBudgetWait says every minute, while the budget admits nothing,
+// until when it waits: a backup without a terminal never waits in silence.
+// The returned stop ends the reports.
+func reportBudgetWait(ctx context.Context, budget *scheduler.Scheduler, w io.Writer, atGate func() bool) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTimer(time.Second) // a backup admitted at once says nothing
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			now := time.Now()
+			if st := budget.Budget(now); atGate() && st.NextAt.After(now) {
+				why := "the hour's database operations are spent"
+				if !st.PausedUntil.IsZero() {
+					why = "the API refused a database operation (429)"
+				}
+				fmt.Fprintf(w, "vectord: %s (%s)\n", waitingText(st.NextAt), why)
+			}
+			t.Reset(waitReportEvery)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// waitReportEvery is how often a command without a terminal says why its
+// job still waits in the daemon's queue.
+const waitReportEvery = time.Minute
+
+// waitJobReporting is waitJob for a person waiting on a daemon's job:
+// without a terminal it prints the job's queue position, the reason and
+// the estimated start on report every minute while the job waits; when ctx
+// ends (Ctrl-C, SIGTERM) the job is canceled in the daemon, so nothing
+// runs that nobody waits for.
+func waitJobReporting(ctx context.Context, c *server.Client, id string, bar *progressBar, report io.Writer) (server.JobStatus, error) {
+	var last time.Time
+	st, err := waitJobEach(ctx, c, id, bar, func(st server.JobStatus) {
+		if bar != nil || (st.Position == 0 && st.Waiting == "") || time.Since(last) < waitReportEvery {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintln(report, "vectord: "+queueLine(id, st))
+	})
+	if err != nil && ctx.Err() != nil && !st.Done() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if cerr := c.CancelJob(cctx, id); cerr == nil {
+			fmt.Fprintf(report, "vectord: job %s canceled in the daemon\n", id)
+		}
+	}
+	return st, err
+}
+
+// queueLine says where a waiting job stands.
+func queueLine(id string, st server.JobStatus) string {
+	line := fmt.Sprintf("job %s %s", id, st.State)
+	if st.Position > 0 {
+		line += fmt.Sprintf(", position %d in the queue", st.Position)
+	}
+	if st.Waiting != "" {
+		line += ", " + st.Waiting
+	} else if st.Position > 0 {
+		line += ", waiting for API budget"
+	}
+	if st.EstimatedStart != nil {
+		line += ", estimated start " + st.EstimatedStart.Local().Format("15:04:05 MST")
+	}
+	return line
+}
+
 // waitJob polls a daemon job until it ends, showing its state on bar.
 func waitJob(ctx context.Context, c *server.Client, id string, bar *progressBar) (server.JobStatus, error) {
+	return waitJobEach(ctx, c, id, bar, nil)
+}
+
+// waitJobEach is waitJob calling each (if set) with every status seen.
+func waitJobEach(ctx context.Context, c *server.Client, id string, bar *progressBar, each func(server.JobStatus)) (server.JobStatus, error) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -173,8 +269,15 @@ func waitJob(ctx context.Context, c *server.Client, id string, bar *progressBar)
 		if st.Done() {
 			return st, nil
 		}
+		if each != nil {
+			each(st)
+		}
 		if bar != nil {
-			bar.update(exporter.Progress{Phase: st.State, Total: -1})
+			phase := st.State
+			if st.Position > 0 || st.Waiting != "" {
+				phase = queueLine(id, st)
+			}
+			bar.update(exporter.Progress{Phase: phase, Total: -1})
 		}
 		select {
 		case <-ctx.Done():

@@ -88,12 +88,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		a.Close()
 		return nil, err
 	}
-	client, err := a.client(d.met.APIRequest)
-	if err != nil {
-		a.Close()
-		return nil, err
-	}
-	recent, err := recentExports(ctx, a.cat)
+	recent, paused, err := ledgerState(ctx, a.cat)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -104,6 +99,9 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		HeartbeatEvery:   beatEvery,
 		Envs:             schedEnvs(cfg),
 		RecentOperations: recent,
+		PausedUntil:      paused,
+		Ledger:           a.cat,
+		By:               "daemon",
 		DBOpsPerHour:     cfg.API.DBOperationsPerHour,
 		Exports:          cfg.Concurrency.Exports,
 		Downloads:        cfg.Concurrency.Downloads,
@@ -116,6 +114,11 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 	if err != nil {
 		a.Close()
 		return nil, &usageError{err: err}
+	}
+	client, err := a.client(d.met.APIRequest, d.sched)
+	if err != nil {
+		a.Close()
+		return nil, err
 	}
 	d.ex = a.exporter(client, d.met, d.sched)
 	d.srv, err = server.New(server.Options{
@@ -408,7 +411,30 @@ func (j jobs) Status(id string) (server.JobStatus, bool) {
 	if !ok {
 		return server.JobStatus{}, false
 	}
-	return server.JobStatus{JobID: st.ID, State: st.State, BackupID: st.BackupID, Error: st.Error}, true
+	js := server.JobStatus{JobID: st.ID, State: st.State, BackupID: st.BackupID, Error: st.Error, Position: st.Position}
+	if !st.WaitingUntil.IsZero() && st.FinishedAt.IsZero() {
+		js.Waiting = waitingText(st.WaitingUntil)
+	}
+	if !st.EstimatedStart.IsZero() {
+		js.EstimatedStart = &st.EstimatedStart
+	}
+	return js, true
+}
+
+func (j jobs) Cancel(id string) bool { return j.d.sched.Cancel(id) }
+
+func (j jobs) Admit(ctx context.Context, op, ref string) error {
+	release, err := j.d.sched.Export(scheduler.WithOperation(ctx, op, ref), catalog.TriggerManual)
+	if err != nil {
+		return err
+	}
+	release()
+	return nil
+}
+
+// waitingText is how status and the job API say a job waits for budget.
+func waitingText(until time.Time) string {
+	return "waiting for API budget until " + until.UTC().Format(time.RFC3339)
 }
 
 func siteExists(cfg *config.Config, site string) bool {

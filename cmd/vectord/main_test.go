@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/builtfast/vectord/codec"
 	"github.com/builtfast/vectord/vectorsim"
@@ -51,6 +52,7 @@ func newFixture(t *testing.T) *fixture {
   poll_interval: 5ms
   poll_max_interval: 20ms
   requests_per_minute: 6000
+  db_operations_per_hour: 1000
 state_dir: state
 storage:
   local:
@@ -491,5 +493,37 @@ func TestReadingCommandsOnAFreshInstall(t *testing.T) {
 	}
 	if code, _, errs := f.vectord("cat", "01m8hr51k1vgtp28yk26019b1b"); code != 1 || !strings.Contains(errs, "no backup with id") {
 		t.Errorf("cat of an unknown id = %d %q", code, errs)
+	}
+}
+
+// TestBackupWithoutDaemonSpendsTheLedgersBudget: a backup command run
+// without a daemon spends from the catalog's ledger, so a second one in
+// the same hour with db_operations_per_hour: 1 waits — saying so on
+// stderr — instead of sending an export the API would refuse.
+func TestBackupWithoutDaemonSpendsTheLedgersBudget(t *testing.T) {
+	f := newFixture(t)
+	raw, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.writeConfig(strings.Replace(string(raw), "db_operations_per_hour: 1000", "db_operations_per_hour: 1", 1))
+	if code, _, errs := f.vectord("backup", "--site", "globex"); code != 0 {
+		t.Fatalf("first backup = %d %q", code, errs)
+	}
+	var out, errb bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+		if k == "VECTORD_CONFIG" {
+			return f.cfg
+		}
+		return ""
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	code := m.Run(ctx, []string{"backup", "--site", "globex"})
+	if code == 0 || !strings.Contains(errb.String(), "waiting for API budget until") {
+		t.Errorf("second backup within the hour = %d, stderr %q; want it to wait, saying until when", code, errb.String())
+	}
+	if n := f.sim.Stats().DBOperations; n != 1 {
+		t.Errorf("the API saw %d database operations, want 1", n)
 	}
 }

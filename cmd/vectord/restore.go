@@ -14,6 +14,7 @@ import (
 	"github.com/builtfast/vectord/config"
 	"github.com/builtfast/vectord/exporter"
 	"github.com/builtfast/vectord/restore"
+	"github.com/builtfast/vectord/scheduler"
 	"github.com/builtfast/vectord/server"
 )
 
@@ -92,13 +93,21 @@ func runImportCommand(ctx context.Context, m *Main, name string, args []string) 
 		}
 		return err
 	}
-	client, err := a.client(nil)
+	// Without a daemon, this command spends from the ledger's budget
+	// itself; beside one, the daemon admits its database operations.
+	var budget *scheduler.Scheduler
+	if a.cat != nil {
+		if budget, err = a.budget(ctx, name); err != nil {
+			return err
+		}
+	}
+	client, err := a.client(nil, budget)
 	if err != nil {
 		return err
 	}
 	im := &restore.Importer{
 		API:             client,
-		Snapshot:        a.snapshotter(client, e),
+		Snapshot:        a.snapshotter(client, e, budget),
 		PollInterval:    a.cfg.API.PollInterval,
 		PollMaxInterval: a.cfg.API.PollMaxInterval,
 		Logger:          log,
@@ -141,11 +150,11 @@ func fileSource(path string) (restore.Source, error) {
 
 // snapshotter takes pre-import snapshots: with the exporter when this
 // process owns the catalog, else through the daemon that does.
-func (a *app) snapshotter(client exporter.API, e config.Environment) restore.Snapshotter {
+func (a *app) snapshotter(client exporter.API, e config.Environment, budget *scheduler.Scheduler) restore.Snapshotter {
 	if a.cat == nil {
 		return daemonSnapshotter{a.remote}
 	}
-	return localSnapshotter{ex: a.exporter(client, nil, nil), env: e, app: a}
+	return localSnapshotter{ex: a.exporter(client, nil, budget), env: e, app: a}
 }
 
 type localSnapshotter struct {
