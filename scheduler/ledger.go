@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/builtfast/vectord/catalog"
@@ -158,4 +159,26 @@ func (s *Scheduler) Budget(now time.Time) BudgetState {
 		st.PausedUntil = s.budget.pausedUntil
 	}
 	return st
+}
+
+// SetLimits applies a reloaded configuration's limits: the
+// database-operation budget per hour, exports in flight and downloads at
+// once (each ≥ 1, else an error and nothing changes). The operations
+// already spent still count against the new budget; a 429's pause stays.
+func (s *Scheduler) SetLimits(perHour, exports, downloads int) error {
+	if perHour < 1 || exports < 1 || downloads < 1 {
+		return fmt.Errorf("scheduler limits %d/h, %d exports, %d downloads: each must be ≥ 1", perHour, exports, downloads)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	old := s.budget
+	b := newBudget(perHour, old.log)
+	b.pausedUntil, b.capLeft, b.capUntil, b.probing, b.probeAt = old.pausedUntil, old.capLeft, old.capUntil, old.probing, old.probeAt
+	s.budget = b
+	s.maxExports, s.maxDown = exports, downloads
+	s.observeBudgetLocked(now)
+	s.pumpLocked(now)
+	s.kickLocked()
+	return nil
 }

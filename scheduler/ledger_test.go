@@ -176,3 +176,34 @@ func TestQueuePositionEstimateAndCancel(t *testing.T) {
 		}
 	})
 }
+
+func TestSetLimitsKeepsWhatWasSpent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gateOnly(t, 10, 1, 1)
+		for range 2 { // the burst of 10/h
+			rel, err := s.Export(context.Background(), catalog.TriggerManual)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel()
+		}
+		if st := s.Budget(time.Now()); st.Remaining != 0 {
+			t.Fatalf("after the burst: %+v, want nothing left", st)
+		}
+		if err := s.SetLimits(1, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		if st := s.Budget(time.Now()); st.NextAt.Sub(time.Now()) < time.Hour {
+			t.Errorf("1/h after 2 spent: next at +%v, want after the window", st.NextAt.Sub(time.Now()))
+		}
+		if err := s.SetLimits(100, 4, 2); err != nil {
+			t.Fatal(err)
+		}
+		if st := s.Budget(time.Now()); st.Remaining == 0 {
+			t.Errorf("100/h after 2 spent: %+v, want budget left", st)
+		}
+		if err := s.SetLimits(0, 1, 1); err == nil {
+			t.Error("SetLimits(0, ...) = nil, want an error")
+		}
+	})
+}

@@ -90,7 +90,8 @@ func (s *Server) routes() http.Handler {
 // that carries it; without, one addressed to a loopback host name.
 func (s *Server) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.hasToken {
+		want := s.token.Load()
+		if want == nil {
 			if !isLoopbackHost(requestHost(r)) {
 				writeError(w, http.StatusForbidden, "no control token is configured: the control API answers only requests addressed to localhost")
 				return
@@ -105,7 +106,7 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 			return
 		}
 		sum := sha256.Sum256([]byte(token))
-		if subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vectord", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "wrong control token")
 			return

@@ -187,9 +187,10 @@ type Options struct {
 
 // Server serves vectord's HTTP endpoints. Create it with New.
 type Server struct {
-	listen   string
-	hasToken bool
-	tokenSum [sha256.Size]byte // of the token: compared in constant time, whatever its length
+	listen string
+	// token is the control token's SHA-256 (compared in constant time,
+	// whatever its length), nil when none is configured; SetToken replaces it.
+	token    atomic.Pointer[[sha256.Size]byte]
 	gatherer prometheus.Gatherer
 	backups  Backups
 	admin    Admin
@@ -202,6 +203,23 @@ type Server struct {
 	// shorten it).
 	writeTimeout time.Duration
 	handler      http.Handler
+}
+
+// SetToken replaces the control token (a configuration reload): requests
+// from then on must carry the new one. An empty token is refused unless
+// the server listens on a loopback address only.
+func (s *Server) SetToken(token string) error {
+	host, _, _ := net.SplitHostPort(s.listen)
+	if token == "" && !isLoopbackHost(host) {
+		return fmt.Errorf("server: listen address %q accepts connections from other hosts: a control token is required", s.listen)
+	}
+	if token == "" {
+		s.token.Store(nil)
+		return nil
+	}
+	sum := sha256.Sum256([]byte(token))
+	s.token.Store(&sum)
+	return nil
 }
 
 // New checks o and returns a server; it starts nothing. Errors: Listen not
@@ -225,8 +243,6 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		listen:   o.Listen,
-		hasToken: o.Token != "",
-		tokenSum: sha256.Sum256([]byte(o.Token)),
 		gatherer: o.Gatherer,
 		backups:  o.Backups,
 		admin:    o.Admin,
@@ -236,6 +252,9 @@ func New(o Options) (*Server, error) {
 		grace:    o.ShutdownGrace,
 
 		writeTimeout: writeTimeout,
+	}
+	if err := s.SetToken(o.Token); err != nil {
+		return nil, err
 	}
 	if s.ready == nil {
 		s.ready = func() bool { return true }

@@ -178,8 +178,16 @@ func (s *Server) authorized(req *http.Request) bool {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.opts.Token)) == 1
+	want := s.opts.Token
+	if t := s.token.Load(); t != nil {
+		want = *t
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(want)) == 1
 }
+
+// SetToken rotates the API token: from now on only the new one is
+// accepted, as after a user regenerated it in the dashboard.
+func (s *Server) SetToken(token string) { s.token.Store(&token) }
 
 // spend takes one database operation from the budget; when the budget is
 // exhausted it answers 429 and returns false. Either way the X-RateLimit

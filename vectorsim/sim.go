@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -115,6 +116,7 @@ type Server struct {
 	log     *slog.Logger
 	backend Backend
 	bufs    sync.Pool
+	token   atomic.Pointer[string] // set by SetToken, else opts.Token
 
 	mu       sync.Mutex
 	sites    map[string]map[string]bool

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/builtfast/vectord/catalog"
@@ -28,6 +29,7 @@ import (
 // app is what a command works with: the configuration, the open catalog, the
 // storage targets and, for commands that talk to the API, the client.
 type app struct {
+	mu      sync.RWMutex // guards cfg and codec, replaced by a daemon's reload
 	cfg     *config.Config
 	cat     *catalog.DB      // nil when a running daemon holds the catalog
 	remote  *server.Client   // that daemon's control API, when cat is nil
@@ -38,6 +40,20 @@ type app struct {
 	s3      storage.Target
 	codec   codec.Codec
 	log     *slog.Logger
+}
+
+// config is the configuration in force.
+func (a *app) config() *config.Config {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg
+}
+
+// setConfig puts a reloaded configuration in force, with its compression.
+func (a *app) setConfig(cfg *config.Config, c codec.Codec) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cfg, a.codec = cfg, c
 }
 
 // loadConfig loads the configuration; any problem is a usage error (exit 2).
@@ -248,7 +264,7 @@ func (a *app) Close() error {
 // first, what the API says of its remaining budget bounds the plan, and an
 // accepted database operation ends a 429's probing.
 func (a *app) client(observe func(op, code string), budget *scheduler.Scheduler) (*vectorapi.Client, error) {
-	api := a.cfg.API
+	api := a.config().API
 	o := vectorapi.Options{
 		BaseURL:           api.BaseURL,
 		Token:             api.Token,
@@ -292,7 +308,7 @@ func (a *app) budget(ctx context.Context, by string) (*scheduler.Scheduler, erro
 		return nil, err
 	}
 	return scheduler.New(scheduler.Options{
-		DBOpsPerHour: a.cfg.API.DBOperationsPerHour, Exports: a.cfg.Concurrency.Exports, Downloads: a.cfg.Concurrency.Downloads,
+		DBOpsPerHour: a.config().API.DBOperationsPerHour, Exports: a.config().Concurrency.Exports, Downloads: a.config().Concurrency.Downloads,
 		RecentOperations: recent, PausedUntil: paused, Ledger: a.cat, By: by, Logger: a.log,
 		Runner: func(context.Context, scheduler.Job, func(string)) (string, error) {
 			return "", errors.New("a command's budget runs no jobs")
@@ -332,14 +348,20 @@ func (a *app) exporter(api exporter.API, obs exporter.Observer, gate exporter.Ga
 		Targets:         []storage.Target{a.local},
 		Archives:        archives,
 		Spool:           a.spool,
-		Codec:           a.codec,
-		PollInterval:    a.cfg.API.PollInterval,
-		PollMaxInterval: a.cfg.API.PollMaxInterval,
+		Codec:           a.currentCodec(),
+		PollInterval:    a.config().API.PollInterval,
+		PollMaxInterval: a.config().API.PollMaxInterval,
 		Gate:            gate,
 		SpaceCheck:      a.checkSpace,
 		Observer:        obs,
 		Logger:          a.log,
 	}
+}
+
+func (a *app) currentCodec() codec.Codec {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.codec
 }
 
 // target finds the storage target a location names.

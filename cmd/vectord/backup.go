@@ -46,7 +46,7 @@ func runBackup(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer a.Close()
-	e, err := a.cfg.Environment(*site, *env)
+	e, err := a.config().Environment(*site, *env)
 	if err != nil {
 		return &usageError{err: err}
 	}

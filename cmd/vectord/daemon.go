@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
 	"sync"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/codec"
 	"github.com/builtfast/vectord/config"
 	"github.com/builtfast/vectord/exporter"
 	"github.com/builtfast/vectord/metrics"
@@ -60,8 +62,7 @@ type daemon struct {
 	srv   *server.Server
 	ex    *exporter.Exporter
 
-	mu  sync.RWMutex
-	cfg *config.Config // replaced on reload
+	mu sync.RWMutex // guards ex, replaced on reload
 
 	// envMu serialises changes to one environment's stored backups:
 	// retention, forget and archive copies (see lockEnv).
@@ -78,7 +79,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{path: path, log: log, app: a, cfg: cfg, reg: prometheus.NewRegistry()}
+	d := &daemon{path: path, log: log, app: a, reg: prometheus.NewRegistry()}
 	if d.met, err = metrics.New(d.reg, version); err != nil {
 		a.Close()
 		return nil, err
@@ -138,9 +139,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 }
 
 func (d *daemon) config() *config.Config {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.cfg
+	return d.app.config()
 }
 
 // run serves until ctx ends, then drains running jobs for shutdown_timeout.
@@ -234,7 +233,7 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 			startedAt, backupID = cj.CreatedAt, cj.BackupID
 		}
 	}
-	rec, err := d.ex.Run(ctx, exporter.Request{
+	rec, err := d.exporter().Run(ctx, exporter.Request{
 		StartedAt: startedAt, BackupID: backupID,
 		JobID: j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
 		Trigger: j.Trigger, Reason: j.Reason, ExportTimeout: e.ExportTimeout,
@@ -298,8 +297,14 @@ func (d *daemon) resumeJobs(ctx context.Context) error {
 	return nil
 }
 
-// reload re-reads the configuration; an invalid one is refused and the
-// running one kept. Storage, state_dir and server settings need a restart.
+// reload re-reads the configuration (SIGHUP, CONTRACT §2). An invalid one
+// is refused and the running one kept. Otherwise every key applies to the
+// jobs that start from now on: the API client is rebuilt (a token rotated
+// in token_file included), with the budget, concurrency, compression,
+// poll intervals, schedules, retention and the control token; running jobs
+// finish with what they started with. Keys only a restart can change
+// (state_dir, server.listen, storage targets) keep their running value and
+// are named in the log; the reload then counts as a failure.
 func (d *daemon) reload() {
 	cfg, err := config.Load(d.path)
 	if err != nil {
@@ -307,12 +312,42 @@ func (d *daemon) reload() {
 		d.log.Error("configuration reload refused; keeping the running configuration", "error", err)
 		return
 	}
-	d.met.ConfigReloaded(true)
 	old := d.config()
+	needRestart := restartKeys(old, cfg)
+	for _, k := range needRestart {
+		d.log.Error("configuration reload: this key changes only at a restart; the running value stays in force", "key", k)
+	}
+	// What a restart must change stays as it runs.
+	cfg.StateDir, cfg.Server.Listen, cfg.Storage.Local, cfg.Storage.S3 = old.StateDir, old.Server.Listen, old.Storage.Local, old.Storage.S3
+	c, err := codec.Parse(cfg.Storage.Compression)
+	if err == nil {
+		err = d.sched.Reload(schedEnvs(cfg))
+	}
+	if err == nil {
+		err = d.sched.SetLimits(cfg.API.DBOperationsPerHour, cfg.Concurrency.Exports, cfg.Concurrency.Downloads)
+	}
+	if err == nil {
+		err = d.srv.SetToken(cfg.Server.Token)
+	}
+	if err != nil {
+		d.met.ConfigReloaded(false)
+		d.log.Error("configuration reload refused; keeping the running configuration", "error", err)
+		// Schedules may have been replaced before the refusal: put the
+		// running ones back.
+		_ = d.sched.Reload(schedEnvs(old))
+		return
+	}
+	d.app.setConfig(cfg, c)
+	client, err := d.app.client(d.met.APIRequest, d.sched)
+	if err != nil {
+		d.met.ConfigReloaded(false)
+		d.log.Error("configuration reload: the API client could not be rebuilt; keeping the running one", "error", err)
+		return
+	}
+	ex := d.app.exporter(client, d.met, d.sched)
 	d.mu.Lock()
-	d.cfg = cfg
+	d.ex = ex
 	d.mu.Unlock()
-	d.sched.Reload(schedEnvs(cfg))
 	kept := map[[2]string]bool{}
 	for _, e := range cfg.Environments() {
 		kept[[2]string{e.Site, e.Name}] = true
@@ -322,7 +357,33 @@ func (d *daemon) reload() {
 			d.met.Forget(e.Site, e.Name)
 		}
 	}
-	d.log.Info("configuration reloaded", "environments", len(cfg.Environments()))
+	d.met.ConfigReloaded(len(needRestart) == 0)
+	d.log.Info("configuration reloaded", "environments", len(cfg.Environments()), "restart_needed", len(needRestart) > 0)
+}
+
+// restartKeys names the keys whose change needs a restart.
+func restartKeys(old, cfg *config.Config) []string {
+	var keys []string
+	if old.StateDir != cfg.StateDir {
+		keys = append(keys, "state_dir")
+	}
+	if old.Server.Listen != cfg.Server.Listen {
+		keys = append(keys, "server.listen")
+	}
+	if !reflect.DeepEqual(old.Storage.Local, cfg.Storage.Local) {
+		keys = append(keys, "storage.local")
+	}
+	if !reflect.DeepEqual(old.Storage.S3, cfg.Storage.S3) {
+		keys = append(keys, "storage.s3")
+	}
+	return keys
+}
+
+// exporter is the backup runner in force (replaced by a reload).
+func (d *daemon) exporter() *exporter.Exporter {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.ex
 }
 
 // lastSuccess is the completion time of an environment's newest backup.
@@ -485,7 +546,8 @@ func recentExports(ctx context.Context, cat *catalog.DB) ([]time.Time, error) {
 // that lack them (an upload that failed earlier), and sets the pending gauge
 // of every environment it looked at.
 func (d *daemon) archivePending(ctx context.Context, f catalog.Filter) {
-	if len(d.ex.Archives) == 0 || d.ex.Spool {
+	ex := d.exporter()
+	if len(ex.Archives) == 0 || ex.Spool {
 		return
 	}
 	recs, err := d.app.cat.List(ctx, f)
@@ -496,13 +558,13 @@ func (d *daemon) archivePending(ctx context.Context, f catalog.Filter) {
 	pending := map[[3]string]int{}
 	for _, e := range d.config().Environments() {
 		if (f.Site == "" || f.Site == e.Site) && (f.Environment == "" || f.Environment == e.Name) {
-			for _, t := range d.ex.Archives {
+			for _, t := range ex.Archives {
 				pending[[3]string{e.Site, e.Name, t.Name()}] = 0
 			}
 		}
 	}
 	for _, r := range recs {
-		if len(d.ex.Missing(r)) == 0 {
+		if len(ex.Missing(r)) == 0 {
 			continue
 		}
 		updated, err := d.archiveOne(ctx, r)
@@ -511,7 +573,7 @@ func (d *daemon) archivePending(ctx context.Context, f catalog.Filter) {
 		} else {
 			d.log.Info("backup archived", "backup_id", r.ID, "site", r.Site, "environment", r.Environment)
 		}
-		for _, t := range d.ex.Missing(updated) {
+		for _, t := range ex.Missing(updated) {
 			pending[[3]string{r.Site, r.Environment, t.Name()}]++
 		}
 	}
@@ -530,7 +592,7 @@ func (d *daemon) archiveOne(ctx context.Context, r catalog.Record) (catalog.Reco
 	if err != nil {
 		return r, fmt.Errorf("backup %s no longer archivable: %w", r.ID, err)
 	}
-	return d.ex.Archive(ctx, cur, d.app.cat)
+	return d.exporter().Archive(ctx, cur, d.app.cat)
 }
 
 // lockEnv takes the lock of one environment's stored backups and returns

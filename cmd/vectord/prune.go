@@ -100,7 +100,7 @@ func (a *app) prune(ctx context.Context, dryRun bool, lock envLocker, m *metrics
 		}
 	}
 	configured := map[[2]string]bool{}
-	for _, e := range a.cfg.Environments() {
+	for _, e := range a.config().Environments() {
 		configured[[2]string{e.Site, e.Name}] = true
 		unlock := lock.lock(e.Site, e.Name)
 		res, err := enf.Apply(ctx, e.Site, e.Name, policyFor(e), dryRun)

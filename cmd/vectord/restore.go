@@ -65,7 +65,7 @@ func runImportCommand(ctx context.Context, m *Main, name string, args []string) 
 		return err
 	}
 	defer a.Close()
-	e, err := a.cfg.Environment(*site, *env)
+	e, err := a.config().Environment(*site, *env)
 	if err != nil {
 		return &usageError{err: err}
 	}
@@ -108,8 +108,8 @@ func runImportCommand(ctx context.Context, m *Main, name string, args []string) 
 	im := &restore.Importer{
 		API:             client,
 		Snapshot:        a.snapshotter(client, e, budget),
-		PollInterval:    a.cfg.API.PollInterval,
-		PollMaxInterval: a.cfg.API.PollMaxInterval,
+		PollInterval:    a.config().API.PollInterval,
+		PollMaxInterval: a.config().API.PollMaxInterval,
 		Logger:          log,
 	}
 	if isTerminal(m.Stderr) {
