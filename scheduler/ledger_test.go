@@ -130,7 +130,7 @@ func TestQueuePositionEstimateAndCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		runner := newFakeRunner()
 		s, err := New(Options{
-			Envs: []Env{env(t, "a", "x", "@every 24h", 0), env(t, "b", "x", "@every 24h", 0), env(t, "c", "x", "@every 24h", 0)},
+			Envs:         []Env{env(t, "a", "x", "@every 24h", 0), env(t, "b", "x", "@every 24h", 0), env(t, "c", "x", "@every 24h", 0)},
 			DBOpsPerHour: 1, Exports: 5, Downloads: 1, Runner: runner.run,
 			RecentOperations: []time.Time{time.Now()}, // the hour's budget is spent
 		})
