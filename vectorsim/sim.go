@@ -1,6 +1,7 @@
 package vectorsim
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -44,6 +45,9 @@ type Options struct {
 	// A request over it answers 429 with Retry-After, X-RateLimit-Remaining: 0
 	// and X-RateLimit-Reset.
 	DBOpsPerHour int
+	// DBOpsWindow is the sliding window DBOpsPerHour counts over; default
+	// an hour. Tests of an account whose budget is shared shorten it.
+	DBOpsWindow time.Duration
 	// RequestsPerMinute limits all API requests over a sliding minute; 0
 	// means unlimited.
 	RequestsPerMinute int
@@ -168,7 +172,7 @@ func New(o Options) *Server {
 		imports: map[string]*importSession{},
 		faults:  map[string]*Faults{},
 		minute:  window{limit: o.RequestsPerMinute, span: time.Minute},
-		ops:     window{limit: o.DBOpsPerHour, span: time.Hour},
+		ops:     window{limit: o.DBOpsPerHour, span: cmp.Or(o.DBOpsWindow, time.Hour)},
 		temps:   map[string]*os.File{},
 	}
 	_, _ = rand.Read(s.secret)
