@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,9 @@ type harness struct {
 	im     *restore.Importer
 }
 
-func newHarness(t *testing.T, routes string, o vectorsim.Options) *harness {
+// newHarness starts the simulator; wrap, if given, stands between it and
+// the client (to break requests on their way).
+func newHarness(t *testing.T, routes string, o vectorsim.Options, wrap ...func(http.Handler) http.Handler) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newClock(), logs: &syncBuffer{}}
 	o.Token = token
@@ -46,7 +49,11 @@ func newHarness(t *testing.T, routes string, o vectorsim.Options) *harness {
 	o.TempDir = t.TempDir()
 	h.sim = vectorsim.New(o)
 	h.sim.AddSite(siteID, envID)
-	h.srv = httptest.NewServer(h.sim)
+	var handler http.Handler = h.sim
+	for _, w := range wrap {
+		handler = w(handler)
+	}
+	h.srv = httptest.NewServer(handler)
 	t.Cleanup(func() {
 		h.srv.Close()
 		if err := h.sim.Close(); err != nil {
@@ -214,7 +221,14 @@ func (a *countingAPI) Upload(ctx context.Context, url string, body io.Reader, si
 	return a.API.Upload(ctx, url, body, size)
 }
 
-func (a *countingAPI) RunImport(ctx context.Context, t vectorapi.Target, id string) error {
+func (a *countingAPI) UploadParts(ctx context.Context, s vectorapi.ImportSession, body io.Reader, size int64) ([]vectorapi.CompletedPart, error) {
+	a.mu.Lock()
+	a.uploads++
+	a.mu.Unlock()
+	return a.API.UploadParts(ctx, s, body, size)
+}
+
+func (a *countingAPI) RunImport(ctx context.Context, t vectorapi.Target, id string, parts ...vectorapi.CompletedPart) error {
 	a.mu.Lock()
 	a.runs++
 	runErr, skip := a.runErr, a.skipRun
@@ -222,7 +236,7 @@ func (a *countingAPI) RunImport(ctx context.Context, t vectorapi.Target, id stri
 	if skip {
 		return runErr
 	}
-	if err := a.API.RunImport(ctx, t, id); err != nil {
+	if err := a.API.RunImport(ctx, t, id, parts...); err != nil {
 		return err
 	}
 	return runErr

@@ -1,14 +1,20 @@
 // Package restore imports SQL dumps into a site's database through the
 // Vector API, after a pre-import safety snapshot of that database.
 //
-// An import is, in order: the snapshot (unless skipped; if it fails the
-// import does not start), then either a direct import (a small dump of a
-// site's development database, one multipart request) or an import session
-// (create it, PUT the dump to its presigned URL, run it), then polling until
-// the API reports the import completed or failed. The dump is streamed from
-// its Source, never held in memory, and is checked before the import runs:
-// its size, its SHA-256 when the Source names one, and that a mysqldump or
-// mariadb-dump file ends with its "-- Dump completed" line.
+// An import is, in order: the checks that need no API (the target, the
+// dump's size against the API's limit, that the dump opens and reads; a
+// dump sent as a direct import is read and checked whole), the snapshot
+// (unless skipped; if it fails the import does not start), then either a
+// direct import (a small dump of a site's development database, one
+// multipart request) or an import session (create it, PUT the dump to its
+// presigned URL, or in parts to the part URLs when the session asks for a
+// multipart upload, run it), then polling until the API reports the import
+// completed or failed. So an import that cannot be done is refused before
+// it spends a snapshot or a database operation, as far as that can be known
+// without the API. The dump is streamed from its Source, never held in
+// memory, and is checked before the import runs: its size, its SHA-256 when
+// the Source names one, and that a mysqldump or mariadb-dump file ends with
+// its "-- Dump completed" line.
 package restore
 
 import (
@@ -54,6 +60,9 @@ var (
 	// ErrNotConfirmed: Confirm got no "yes" (an answer other than y or
 	// yes, or no terminal to ask on and no --yes).
 	ErrNotConfirmed = errors.New("import not confirmed")
+	// ErrTooLarge: the dump is larger than an import session takes
+	// (Importer.MaxSessionBytes); nothing was spent.
+	ErrTooLarge = errors.New("the dump is larger than the API imports")
 )
 
 // API is the part of the Vector API client an import uses.
@@ -62,7 +71,8 @@ var (
 type API interface {
 	CreateImportFile(ctx context.Context, t vectorapi.Target, filename string, size int64) (vectorapi.ImportSession, error)
 	Upload(ctx context.Context, uploadURL string, body io.Reader, size int64) error
-	RunImport(ctx context.Context, t vectorapi.Target, importID string) error
+	UploadParts(ctx context.Context, s vectorapi.ImportSession, body io.Reader, size int64) ([]vectorapi.CompletedPart, error)
+	RunImport(ctx context.Context, t vectorapi.Target, importID string, parts ...vectorapi.CompletedPart) error
 	ImportStatus(ctx context.Context, t vectorapi.Target, importID string) (vectorapi.Import, error)
 	ImportDirect(ctx context.Context, t vectorapi.Target, filename string, body io.Reader, size int64) (vectorapi.Import, error)
 	SupportsDirectImport() bool
@@ -93,6 +103,12 @@ type Importer struct {
 	// started (default 2h). The snapshot and the upload are bounded by the
 	// caller's context only.
 	Timeout time.Duration
+	// MaxSessionBytes is the largest dump sent through an import session:
+	// a larger one is refused before anything is spent. 0 means
+	// vectorapi.MaxImportBytes (the API's default limit of 50 GB); a
+	// negative value leaves the limit to the API (a cluster configured for
+	// more).
+	MaxSessionBytes int64
 
 	Logger *slog.Logger     // nil discards
 	Now    func() time.Time // default time.Now
@@ -118,12 +134,15 @@ type Source struct {
 	// SHA256, if set, is the dump's hex SHA-256: the import does not run
 	// unless the bytes sent match it.
 	SHA256 string
-	// Open returns the dump from its first byte. It is called again when
-	// the dump must be sent again (a new import session after an expired
-	// upload URL; a direct import, whose bytes are checked in a first
-	// pass). If the reader is an io.Seeker, a failed upload can be retried
-	// by rewinding it. An error the reader returns at the dump's end (a
-	// checksum it checks itself) stops the import before it runs.
+	// Open returns the dump from its first byte. It is called before the
+	// snapshot, to check that the dump can be read (a direct import's is
+	// read whole), and again to send it, and again when it must be sent
+	// again (a new import session after an expired upload URL; a part of a
+	// multipart upload that failed, when the reader cannot seek: the dump
+	// is then read up to the part). If the reader is an io.Seeker, a
+	// failed upload can be retried by rewinding it. An error the reader
+	// returns at the dump's end (a checksum it checks itself) stops the
+	// import before it runs.
 	Open func(ctx context.Context) (io.ReadCloser, error)
 }
 
@@ -168,10 +187,12 @@ type Result struct {
 // Errors: one matching ErrSnapshot if the snapshot failed (nothing was
 // sent); one matching ErrImportFailed, with the API's message, if the API
 // reports the import failed; one matching vectorapi.ErrUnsupported for an
-// environment target when the API's routes have none. An expired upload URL
-// leads to one new session and a second upload; a second expiry gives an
-// error matching vectorapi.ErrURLExpired. A dump whose size, SHA-256 or
-// ending is wrong is refused before the import runs. If ctx ends (or
+// environment target when the API's routes have none, and one matching
+// ErrTooLarge for a dump over MaxSessionBytes, both before the snapshot, as
+// for a dump that cannot be opened or read. An expired upload URL leads to
+// one new session and a second upload; a second expiry gives an error
+// matching vectorapi.ErrURLExpired. A dump whose size, SHA-256 or ending is
+// wrong is refused before the import runs. If ctx ends (or
 // Timeout passes) after the import started, the error says so: the API may
 // still complete it. On error the Result still names the snapshot, if one
 // was taken, and the import, once the API has one. Errors and log lines
@@ -187,6 +208,19 @@ func (im *Importer) Import(ctx context.Context, t Target, src Source, o Options)
 func (im *Importer) run(ctx context.Context, t Target, src Source, o Options) (Result, error) {
 	start := im.now()
 	if err := im.validate(t, src, o); err != nil {
+		return Result{}, err
+	}
+	direct := im.direct(t, src, o)
+	// What can be known without the API is checked before anything is
+	// spent: a direct import's dump (at most 10 MB) is read and checked
+	// whole, a larger dump is opened and its start read.
+	var checked sent
+	if direct {
+		var err error
+		if checked, err = im.check(ctx, src); err != nil {
+			return Result{}, err
+		}
+	} else if err := im.probe(ctx, src); err != nil {
 		return Result{}, err
 	}
 	var res Result
@@ -211,9 +245,9 @@ func (im *Importer) run(ctx context.Context, t Target, src Source, o Options) (R
 		sent sent
 		err  error
 	)
-	if im.direct(t, src, o) {
+	if direct {
 		res.Direct = true
-		imp, sent, err = im.importDirect(ctx, at, src)
+		imp, sent, err = im.importDirect(ctx, at, src, checked)
 	} else {
 		imp, sent, err = im.importSession(ctx, at, src, log)
 	}
@@ -252,8 +286,29 @@ func (im *Importer) validate(t Target, src Source, o Options) error {
 		return fmt.Errorf("the expected SHA-256 %q is not 64 hex digits", src.SHA256)
 	case !o.NoSnapshot && im.Snapshot == nil:
 		return errors.New("no snapshotter configured for the pre-import snapshot")
+	case !im.direct(t, src, o) && im.maxSessionBytes() > 0 && src.Size > im.maxSessionBytes():
+		return fmt.Errorf("%w: %d bytes, over the import session limit of %d bytes (%s)",
+			ErrTooLarge, src.Size, im.maxSessionBytes(), humanBytes(im.maxSessionBytes()))
 	}
 	return nil
+}
+
+func (im *Importer) maxSessionBytes() int64 {
+	if im.MaxSessionBytes == 0 {
+		return vectorapi.MaxImportBytes
+	}
+	return im.MaxSessionBytes
+}
+
+// humanBytes writes n in binary units: "50 GiB", "1.5 MiB".
+func humanBytes(n int64) string {
+	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
+	v, i := float64(n), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + " " + units[i]
 }
 
 // direct reports whether src goes to t as a direct import.
@@ -268,13 +323,10 @@ func (im *Importer) direct(t Target, src Source, o Options) bool {
 	return t.EnvironmentID == "" && im.API.SupportsDirectImport() && src.Size <= limit
 }
 
-// importDirect checks src in a first pass, then sends it in one request
-// (which starts the import, so nothing can be refused afterwards).
-func (im *Importer) importDirect(ctx context.Context, at vectorapi.Target, src Source) (vectorapi.Import, sent, error) {
-	checked, err := im.check(ctx, src)
-	if err != nil {
-		return vectorapi.Import{}, sent{}, err
-	}
+// importDirect sends src, checked in a first pass before the snapshot, in
+// one request (which starts the import, so nothing can be refused
+// afterwards).
+func (im *Importer) importDirect(ctx context.Context, at vectorapi.Target, src Source, checked sent) (vectorapi.Import, sent, error) {
 	rc, err := src.Open(ctx)
 	if err != nil {
 		return vectorapi.Import{}, sent{}, fmt.Errorf("open the dump: %w", err)
@@ -292,17 +344,26 @@ func (im *Importer) importDirect(ctx context.Context, at vectorapi.Target, src S
 // expired upload URL costs one new session and a second upload.
 func (im *Importer) importSession(ctx context.Context, at vectorapi.Target, src Source, log *slog.Logger) (vectorapi.Import, sent, error) {
 	var (
-		s    vectorapi.ImportSession
-		done sent
-		err  error
+		s     vectorapi.ImportSession
+		done  sent
+		parts []vectorapi.CompletedPart
+		err   error
 	)
 	for attempt := 1; ; attempt++ {
 		s, err = im.API.CreateImportFile(ctx, at, sendName(src.Name), src.Size)
 		if err != nil {
 			return vectorapi.Import{}, sent{}, err
 		}
-		log.Debug("import session created", "import_id", s.ID, "upload", vectorapi.RedactURL(s.UploadURL))
-		done, err = im.upload(ctx, s, src)
+		if s.Multipart {
+			upload := "(none)"
+			if len(s.Parts) > 0 {
+				upload = vectorapi.RedactURL(s.Parts[0].URL)
+			}
+			log.Debug("import session created", "import_id", s.ID, "upload", upload, "parts", s.PartCount)
+		} else {
+			log.Debug("import session created", "import_id", s.ID, "upload", vectorapi.RedactURL(s.UploadURL))
+		}
+		done, parts, err = im.upload(ctx, s, src)
 		if err == nil {
 			break
 		}
@@ -313,7 +374,7 @@ func (im *Importer) importSession(ctx context.Context, at vectorapi.Target, src 
 		return vectorapi.Import{}, sent{}, fmt.Errorf("import session %s: %w", s.ID, err)
 	}
 
-	if err := im.API.RunImport(ctx, at, s.ID); err != nil {
+	if err := im.API.RunImport(ctx, at, s.ID, parts...); err != nil {
 		if !errors.Is(err, vectorapi.ErrExportUncertain) || ctx.Err() != nil {
 			return vectorapi.Import{ID: s.ID}, sent{}, err
 		}
@@ -329,18 +390,60 @@ func (im *Importer) importSession(ctx context.Context, at vectorapi.Target, src 
 	return vectorapi.Import{ID: s.ID, Status: vectorapi.StatusPending}, done, nil
 }
 
-// upload sends src to the session's URL and checks what was sent.
-func (im *Importer) upload(ctx context.Context, s vectorapi.ImportSession, src Source) (sent, error) {
+// upload sends src to the session's URL, or in parts to its part URLs,
+// and checks what was sent. The parts are to be reported to RunImport.
+func (im *Importer) upload(ctx context.Context, s vectorapi.ImportSession, src Source) (sent, []vectorapi.CompletedPart, error) {
+	if !s.Multipart {
+		rc, err := src.Open(ctx)
+		if err != nil {
+			return sent{}, nil, fmt.Errorf("open the dump: %w", err)
+		}
+		defer rc.Close()
+		m := newMeter(rc, src.Size, im.Progress)
+		if err := im.API.Upload(ctx, s.UploadURL, m.reader(), src.Size); err != nil {
+			return sent{}, nil, err
+		}
+		done, err := m.finish(src)
+		return done, nil, err
+	}
+	// A failed part is sent again from its start: the reader must seek,
+	// by opening the dump again if need be.
+	r, err := openReopener(func() (io.ReadCloser, error) { return src.Open(ctx) })
+	if err != nil {
+		return sent{}, nil, fmt.Errorf("open the dump: %w", err)
+	}
+	defer r.Close()
+	m := newMeter(r, src.Size, im.Progress)
+	parts, err := im.API.UploadParts(ctx, s, m.reader(), src.Size)
+	if err != nil {
+		return sent{}, nil, err
+	}
+	done, err := m.finish(src)
+	return done, parts, err
+}
+
+// probeBytes is how much of a dump probe reads.
+const probeBytes = 64 << 10
+
+// probe opens src and reads its first bytes, so that a dump that cannot be
+// opened or read (a missing file, a backup that does not decrypt) is
+// refused before anything is spent. What only the whole dump shows (its
+// SHA-256, its ending) is checked as it is sent.
+func (im *Importer) probe(ctx context.Context, src Source) error {
 	rc, err := src.Open(ctx)
 	if err != nil {
-		return sent{}, fmt.Errorf("open the dump: %w", err)
+		return fmt.Errorf("open the dump: %w", err)
 	}
 	defer rc.Close()
-	m := newMeter(rc, src.Size, im.Progress)
-	if err := im.API.Upload(ctx, s.UploadURL, m.reader(), src.Size); err != nil {
-		return sent{}, err
+	want := min(src.Size, probeBytes)
+	n, err := io.CopyN(io.Discard, &ctxReader{ctx, rc}, want)
+	switch {
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("the dump ended after %d of %d bytes", n, src.Size)
+	case err != nil:
+		return fmt.Errorf("read the dump: %w", err)
 	}
-	return m.finish(src)
+	return nil
 }
 
 // check reads src once and checks it without sending it.

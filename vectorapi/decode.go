@@ -255,9 +255,12 @@ func decodeExport(f fields) (Export, error) {
 	return e, nil
 }
 
-// decodeImportSession reads an import session. It fails when the session
-// has no id or no upload URL, and with an error matching ErrUnsupported
-// when the API asks for a multipart upload.
+// decodeImportSession reads an import session: a single upload (id,
+// upload_url) or a multipart one (is_multipart, part_count, upload_id,
+// upload_parts). It fails when the session has no id, when a single upload
+// has no upload URL and when a multipart session lists no part URLs; that
+// every part has a URL is UploadParts' to check (the OpenAPI example lists
+// one URL for its 30 parts).
 func decodeImportSession(f fields) (ImportSession, error) {
 	var s ImportSession
 	var err error
@@ -274,38 +277,106 @@ func decodeImportSession(f fields) (ImportSession, error) {
 	if err != nil {
 		return ImportSession{}, err
 	}
-	parts, err := partCount(f)
+	count, _, err := f.int("part_count")
 	if err != nil {
 		return ImportSession{}, err
 	}
-	if multipart || (s.UploadURL == "" && parts > 0) {
-		return ImportSession{}, fmt.Errorf("import session %s asks for a multipart upload in %d parts (for dumps over about 100 MB); this client uploads a single part: %w",
-			s.ID, parts, ErrUnsupported)
+	if count > maxParts {
+		return ImportSession{}, fmt.Errorf("field part_count: %d parts, more than storage allows (%d)", count, maxParts)
+	}
+	parts, err := decodeUploadParts(f)
+	if err != nil {
+		return ImportSession{}, err
+	}
+	if s.ContentLength, _, err = f.int("content_length"); err != nil {
+		return ImportSession{}, err
 	}
 	if s.ID == "" {
 		return ImportSession{}, errors.New("the answer has no import id")
 	}
-	if s.UploadURL == "" {
-		return ImportSession{}, fmt.Errorf("import session %s has no upload_url", s.ID)
+	if !multipart && (s.UploadURL != "" || (count == 0 && len(parts) == 0)) {
+		if s.UploadURL == "" {
+			return ImportSession{}, fmt.Errorf("import session %s has no upload_url", s.ID)
+		}
+		return s, nil
+	}
+	s.Multipart, s.Parts, s.PartCount = true, parts, int(count)
+	if s.PartCount == 0 {
+		s.PartCount = len(parts)
+	}
+	if s.UploadID, err = f.id("upload_id"); err != nil {
+		return ImportSession{}, err
+	}
+	if s.PartSize, _, err = f.int("part_size"); err != nil {
+		return ImportSession{}, err
+	}
+	if len(parts) == 0 {
+		return ImportSession{}, fmt.Errorf("import session %s asks for a multipart upload in %d parts but lists no part URLs (upload_parts)", s.ID, s.PartCount)
 	}
 	return s, nil
 }
 
-// partCount is the number of upload parts a session announces.
-func partCount(f fields) (int64, error) {
-	n, ok, err := f.int("part_count")
-	if err != nil || ok {
-		return n, err
-	}
+// decodeUploadParts reads a multipart session's upload_parts: objects
+// {"part_number":N,"url":"…"} (also upload_url; size or content_length
+// when given), or bare URL strings numbered in list order.
+func decodeUploadParts(f fields) ([]UploadPart, error) {
 	name, raw, present := f.lookup("upload_parts")
 	if !present {
-		return 0, nil
+		return nil, nil
 	}
-	var parts []json.RawMessage
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return 0, fmt.Errorf("field %s: want an array, got %s", name, kindOf(raw))
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("field %s: want an array, got %s", name, kindOf(raw))
 	}
-	return int64(len(parts)), nil
+	if len(list) > maxParts {
+		return nil, fmt.Errorf("field %s: %d parts, more than storage allows (%d)", name, len(list), maxParts)
+	}
+	parts := make([]UploadPart, 0, len(list))
+	for i, item := range list {
+		elem := fmt.Sprintf("%s[%d]", name, i)
+		p := UploadPart{Number: i + 1}
+		var err error
+		if item = json.RawMessage(bytes.TrimSpace(item)); len(item) > 0 && item[0] == '"' {
+			p.URL, err = fields{elem: item}.presignedURL(elem)
+		} else {
+			p, err = decodeUploadPart(elem, item, i+1)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.URL == "" {
+			return nil, fmt.Errorf("field %s: no url", elem)
+		}
+		parts = append(parts, p)
+	}
+	return parts, nil
+}
+
+func decodeUploadPart(elem string, raw json.RawMessage, index int) (UploadPart, error) {
+	if isNull(raw) {
+		return UploadPart{}, fmt.Errorf("field %s: want an object, got null", elem)
+	}
+	pf, err := decodeObject(elem, raw)
+	if err != nil {
+		return UploadPart{}, err
+	}
+	p := UploadPart{Number: index}
+	n, ok, err := pf.int("part_number", "number")
+	switch {
+	case err != nil:
+		return UploadPart{}, fmt.Errorf("%s: %w", elem, err)
+	case ok && (n < 1 || n > maxParts):
+		return UploadPart{}, fmt.Errorf("%s: part_number %d is outside 1..%d", elem, n, maxParts)
+	case ok:
+		p.Number = int(n)
+	}
+	if p.URL, err = pf.presignedURL("url", "upload_url"); err != nil {
+		return UploadPart{}, fmt.Errorf("%s: %w", elem, err)
+	}
+	if p.Size, _, err = pf.int("size", "content_length"); err != nil {
+		return UploadPart{}, fmt.Errorf("%s: %w", elem, err)
+	}
+	return p, nil
 }
 
 // decodeImport reads an import's state.

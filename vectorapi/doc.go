@@ -28,8 +28,18 @@
 //
 // # Presigned URLs
 //
-// Download and Upload talk to presigned S3 URLs: no Authorization header,
-// no API rate budget, and the URL's query string (its signature) never
-// appears in an error or a log line: RedactURL reduces a URL to
-// scheme://host/path.
+// Download, Upload and UploadParts talk to presigned S3 URLs: no
+// Authorization header, no API rate budget, and the URL's query string (its
+// signature) never appears in an error or a log line: RedactURL reduces a
+// URL to scheme://host/path.
+//
+// # Multipart imports
+//
+// Under RoutesOpenAPI an import session for a dump over about 100 MB asks
+// for a multipart upload (ImportSession.Multipart): UploadParts PUTs the
+// dump part by part to the session's part URLs and collects each part's
+// ETag, and RunImport, given those parts, sends them as the Run Import
+// request's {"parts":[{"part_number":N,"etag":"…"}]}, from which the API
+// completes the upload before it starts the import, as its OpenAPI
+// description says.
 package vectorapi

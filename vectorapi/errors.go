@@ -35,9 +35,9 @@ var (
 	// object changed since the validator a DownloadFrom named (a 200 to
 	// If-Range, or a range of another version). Restart at 0.
 	ErrRangeIgnored = errors.New("the server did not honour the range request")
-	// ErrUnsupported: the configured route set (or the API's answer) asks for
-	// something the client cannot do: environment targets or direct import
-	// with RoutesOpenAPI, a multipart upload session.
+	// ErrUnsupported: the configured route set asks for something the
+	// client cannot do: environment targets or direct import with
+	// RoutesOpenAPI, an import session without the dump's size.
 	ErrUnsupported = errors.New("not supported")
 )
 

@@ -26,6 +26,8 @@ func addExamples(f *testing.F) {
 	f.Add([]byte(`{"data":{"id":12,"size_bytes":"5.0","expires_at":"2025-01-15T13:00:00+02:00","status":"failed","message":"x"}}`))
 	f.Add([]byte(`{"data":{"download_url":{"u":"https://s3/x?X-Amz-Signature=` + testSig + `"}}}`))
 	f.Add([]byte(`{"data":{"download_url":"::` + testSig + `"}}`))
+	f.Add([]byte(`{"data":{"id":"i","is_multipart":"1","part_count":"2","upload_id":7,"upload_parts":["https://s3/x?X-Amz-Signature=` + testSig + `",{"part_number":"2","url":"https://s3/y","size":"5"}]}}`))
+	f.Add([]byte(`{"data":{"id":"i","is_multipart":true,"upload_parts":[{"part_number":1,"url":"::` + testSig + `"}]}}`))
 	f.Add([]byte(`{"data":[]}`))
 	f.Add([]byte(`<html>502</html>`))
 	f.Add([]byte(``))
@@ -78,8 +80,18 @@ func FuzzDecodeImportSession(f *testing.F) {
 			checkDecodeError(t, body, err)
 			return
 		}
-		if s.ID == "" || checkPresigned(s.UploadURL) != nil {
+		if s.ID == "" || (!s.Multipart && checkPresigned(s.UploadURL) != nil) {
 			t.Errorf("session %+v accepted without an id or a usable URL", s)
+		}
+		if s.Multipart {
+			if len(s.Parts) == 0 || s.PartCount < 1 || s.PartCount > maxParts {
+				t.Errorf("multipart session %+v accepted without part URLs or with %d parts", s, s.PartCount)
+			}
+			for _, p := range s.Parts {
+				if p.Number < 1 || p.Number > maxParts || checkPresigned(p.URL) != nil || p.Size < 0 {
+					t.Errorf("multipart session accepted with part %+v", p)
+				}
+			}
 		}
 		if !s.ExpiresAt.IsZero() && s.ExpiresAt.Location() != time.UTC {
 			t.Errorf("ExpiresAt %v not in UTC", s.ExpiresAt)

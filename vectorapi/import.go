@@ -14,14 +14,55 @@ import (
 	"time"
 )
 
-// ImportSession is an import session: upload the dump to UploadURL before
-// ExpiresAt, then RunImport.
+// ImportSession is an import session. A single-upload session: PUT the
+// dump to UploadURL before ExpiresAt (Upload), then RunImport. A multipart
+// session (Multipart set, the openapi routes for dumps over about 100 MB):
+// PUT the dump in PartCount parts, each to its own URL in Parts
+// (UploadParts), then RunImport with the parts' ETags, which completes the
+// upload and starts the import.
 type ImportSession struct {
 	ID string
-	// UploadURL is the presigned PUT URL. A secret: log RedactURL of it.
+	// UploadURL is the presigned PUT URL of a single-upload session. A
+	// secret: log RedactURL of it.
 	UploadURL string
-	// ExpiresAt is when UploadURL stops working (UTC); zero if unknown.
+	// ExpiresAt is when the upload URL(s) stop working (UTC); zero if
+	// unknown.
 	ExpiresAt time.Time
+
+	// Multipart marks a session that takes the dump in parts; UploadURL is
+	// then not used.
+	Multipart bool
+	// UploadID is the storage's id of the multipart upload (informational:
+	// each part URL carries it).
+	UploadID string
+	// PartCount is the number of parts the session expects.
+	PartCount int
+	// Parts are the part URLs the session lists, in the API's order.
+	Parts []UploadPart
+	// ContentLength is the dump size the session was created for, as the
+	// API repeats it; 0 if it did not say.
+	ContentLength int64
+	// PartSize is the size of every part but the last, if the API said;
+	// 0 if not (UploadParts then derives it, see there).
+	PartSize int64
+}
+
+// UploadPart is one part of a multipart import session.
+type UploadPart struct {
+	// Number is the part's number, from 1.
+	Number int
+	// URL is the part's presigned PUT URL. A secret: log RedactURL of it.
+	URL string
+	// Size is the part's size in bytes if the API said; 0 if not.
+	Size int64
+}
+
+// CompletedPart is an uploaded part as RunImport reports it to the API:
+// its number and the ETag storage answered its PUT with, verbatim (S3
+// sends it quoted).
+type CompletedPart struct {
+	PartNumber int    `json:"part_number"`
+	ETag       string `json:"etag"`
 }
 
 // Import is the state of an import.
@@ -50,10 +91,11 @@ func (c *Client) CreateImport(ctx context.Context, t Target) (ImportSession, err
 // The documented routes send no request body; the openapi routes send
 // {"scope":"database","filename":…,"content_length":size}.
 //
+// The session may ask for a multipart upload (the openapi routes, for
+// dumps over about 100 MB): see ImportSession and UploadParts.
+//
 // It is re-sent only after failures that prove the API did not act on it;
-// a lost answer gives an error matching ErrExportUncertain. A session that
-// asks for a multipart upload (the openapi routes, for dumps over about
-// 100 MB) gives an error matching ErrUnsupported. 401/403 match
+// a lost answer gives an error matching ErrExportUncertain. 401/403 match
 // ErrUnauthorized, 404 ErrNotFound, 422 is an *Error with Fields.
 func (c *Client) CreateImportFile(ctx context.Context, t Target, filename string, size int64) (ImportSession, error) {
 	const name = "create import"
@@ -88,28 +130,39 @@ func (c *Client) CreateImportFile(ctx context.Context, t Target, filename string
 		return ImportSession{}, r.uncertain(fmt.Errorf("%s: %w", name, err))
 	}
 	s, err := decodeImportSession(env.data)
-	switch {
-	case errors.Is(err, ErrUnsupported):
-		return ImportSession{}, fmt.Errorf("%s: %w", name, err)
-	case err != nil:
+	if err != nil {
 		return ImportSession{}, r.uncertain(fmt.Errorf("%s: %w", name, err))
 	}
 	return s, nil
 }
 
-// RunImport starts import importID of t once its dump is uploaded. It is
-// re-sent only after failures that prove the API did not act on it; a lost
-// answer gives an error matching ErrExportUncertain (poll ImportStatus to
-// learn whether it started). 422 (not ready, session expired) is an *Error
-// with Fields.
-func (c *Client) RunImport(ctx context.Context, t Target, importID string) error {
+// RunImport starts import importID of t once its dump is uploaded. After a
+// multipart upload, pass the parts UploadParts returned: they go in the
+// request body as {"parts":[{"part_number":1,"etag":"\"…\""},…]} (in
+// part-number order), from which the API completes the multipart upload
+// before it starts the import (the OpenAPI description of Run Import).
+// Without parts the request has no body, as before.
+//
+// It is re-sent only after failures that prove the API did not act on it; a
+// lost answer gives an error matching ErrExportUncertain (poll ImportStatus
+// to learn whether it started). 422 (not ready, session expired, "Failed to
+// finalize upload" for parts the storage refused) is an *Error with Fields.
+// Parts with a number below 1, a repeated number or an empty ETag are
+// refused before anything is sent.
+func (c *Client) RunImport(ctx context.Context, t Target, importID string, parts ...CompletedPart) error {
 	const name = "run import"
 	method, path, err := c.path(opImportRun, t, importID)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	_, err = c.callAPI(ctx, apiRequest{op: opImportRun, method: method, path: path,
-		what: "the import may have been started", avoid: "running it twice"})
+	r := apiRequest{op: opImportRun, method: method, path: path,
+		what: "the import may have been started", avoid: "running it twice"}
+	if len(parts) > 0 {
+		if r.json, err = completionBody(parts); err != nil {
+			return fmt.Errorf("%s %s: %w", name, importID, err)
+		}
+	}
+	_, err = c.callAPI(ctx, r)
 	return err
 }
 

@@ -480,11 +480,13 @@ func (c *Client) Upload(ctx context.Context, uploadURL string, body io.Reader, s
 	}
 	src := newSource(body, size)
 	return c.retry(ctx, opImportUpload, false, src.rewind, func(ctx context.Context) verdict {
-		return c.uploadAttempt(ctx, uploadURL, src, name)
+		return c.uploadAttempt(ctx, uploadURL, src, name, nil)
 	})
 }
 
-func (c *Client) uploadAttempt(ctx context.Context, uploadURL string, src *source, name string) verdict {
+// uploadAttempt PUTs src to uploadURL once. With etag set, a successful
+// answer must carry an ETag (a multipart part's), stored there.
+func (c *Client) uploadAttempt(ctx context.Context, uploadURL string, src *source, name string, etag *string) verdict {
 	uctx, wd, cancel := withWatchdog(ctx, c.timeout, "no progress")
 	defer cancel(nil)
 	defer wd.stop()
@@ -524,6 +526,12 @@ func (c *Client) uploadAttempt(ctx context.Context, uploadURL string, src *sourc
 		return verdict{err: fmt.Errorf("%s: %w", name, transportError(ctx, uctx, err)), retry: ctx.Err() == nil}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		if etag != nil {
+			*etag = strings.TrimSpace(resp.Header.Get("ETag"))
+			if *etag == "" {
+				return verdict{err: fmt.Errorf("%s: HTTP %d without an ETag: the part cannot be reported to the API", name, resp.StatusCode)}
+			}
+		}
 		return verdict{}
 	}
 	e := presignedError(name, uploadURL, resp, answer)

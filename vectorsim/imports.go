@@ -23,6 +23,11 @@ const (
 	maxDirectImport = 10 << 20
 	// maxImportSize is the OpenAPI import sessions' content_length limit.
 	maxImportSize = 50 << 30
+	// minPartSize is S3's least size of a multipart upload's parts (all but
+	// the last). A small Options.PartSize (tests) lowers it to half a part:
+	// the least a dump split evenly into part_count parts gives, as a
+	// client that does not know the part size splits it.
+	minPartSize = 5 << 20
 )
 
 // importSession is one import: a session with presigned upload URL(s), or a
@@ -267,10 +272,11 @@ func (s *Server) runImport(c *call) {
 	}
 	etag := imp.parts[1].md5
 	if imp.multipart {
-		var ok bool
-		if etag, ok = imp.completeMultipart(req.Parts); !ok {
+		var problem string
+		if etag, problem = imp.completeMultipart(req.Parts, min(minPartSize, s.opts.PartSize/2)); problem != "" {
+			s.log.Info("multipart upload not completed", "site", imp.site, "environment", imp.env, "import_id", imp.id, "error", problem)
 			c.fail(http.StatusUnprocessableEntity, "Failed to finalize upload",
-				map[string][]string{"parts": {"Failed to complete multipart upload"}})
+				map[string][]string{"parts": {"Failed to complete multipart upload: " + problem}})
 			return
 		}
 	}
@@ -289,31 +295,64 @@ func (s *Server) runImport(c *call) {
 }
 
 // completeMultipart checks the parts list of a run request against the
-// uploaded parts and returns S3's multipart ETag. Parts may be given as
-// {"part_number":N,"etag":"…"} objects or as ETag strings in part order.
-// The caller holds imp.mu.
-func (imp *importSession) completeMultipart(parts []json.RawMessage) (string, bool) {
-	if !imp.uploaded() || len(parts) != imp.partCount {
-		return "", false
+// uploaded parts, as S3's CompleteMultipartUpload and the API do, and
+// returns S3's multipart ETag, or what is wrong. Parts may be given as
+// {"part_number":N,"etag":"…"} objects or as ETag strings in part order;
+// ETags match with or without their quotes. The list must name every part
+// of the session once, in ascending order, each with the ETag of its last
+// upload; every part but the last must hold at least minPart bytes (S3's
+// EntityTooSmall), and together they must hold the session's
+// content_length. The caller holds imp.mu.
+func (imp *importSession) completeMultipart(parts []json.RawMessage, minPart int64) (etag, problem string) {
+	if len(parts) == 0 {
+		return "", "the parts field is required for a multipart upload"
+	}
+	type ref struct {
+		PartNumber int    `json:"part_number"`
+		ETag       string `json:"etag"`
+	}
+	refs := make([]ref, len(parts))
+	listed := map[int]bool{}
+	for i, raw := range parts {
+		if err := json.Unmarshal(raw, &refs[i].ETag); err == nil {
+			refs[i].PartNumber = i + 1
+		} else if err := json.Unmarshal(raw, &refs[i]); err != nil {
+			return "", fmt.Sprintf("parts.%d is neither an ETag nor an object with part_number and etag", i)
+		}
+		listed[refs[i].PartNumber] = true
 	}
 	all := md5.New()
-	for i, raw := range parts {
-		var ref struct {
-			PartNumber int    `json:"part_number"`
-			ETag       string `json:"etag"`
+	var total int64
+	for i, ref := range refs {
+		n := ref.PartNumber
+		switch {
+		case n < 1 || n > imp.partCount:
+			return "", fmt.Sprintf("parts.%d names part %d; the upload has parts 1 to %d", i, n, imp.partCount)
+		case n != i+1 && (n <= i || listed[i+1]):
+			return "", fmt.Sprintf("parts.%d names part %d: parts must be listed once each, in ascending order", i, n)
+		case n != i+1:
+			return "", fmt.Sprintf("part %d is missing from the list", i+1)
 		}
-		if err := json.Unmarshal(raw, &ref.ETag); err == nil {
-			ref.PartNumber = i + 1
-		} else if err := json.Unmarshal(raw, &ref); err != nil {
-			return "", false
+		up := imp.parts[n]
+		switch {
+		case up.path == "":
+			return "", fmt.Sprintf("part %d was never uploaded", n)
+		case strings.Trim(strings.TrimSpace(ref.ETag), `"`) != up.md5:
+			return "", fmt.Sprintf("the ETag of part %d does not match the uploaded part", n)
+		case n < imp.partCount && up.size < minPart:
+			return "", fmt.Sprintf("part %d holds %d bytes; every part but the last must hold at least %d", n, up.size, minPart)
 		}
-		if ref.PartNumber != i+1 || strings.Trim(ref.ETag, `"`) != imp.parts[i+1].md5 {
-			return "", false
-		}
-		sum, _ := hex.DecodeString(imp.parts[i+1].md5)
+		total += up.size
+		sum, _ := hex.DecodeString(up.md5)
 		all.Write(sum)
 	}
-	return hex.EncodeToString(all.Sum(nil)) + "-" + strconv.Itoa(imp.partCount), true
+	switch {
+	case len(parts) < imp.partCount:
+		return "", fmt.Sprintf("the list names %d of the upload's %d parts", len(parts), imp.partCount)
+	case total != imp.contentLength:
+		return "", fmt.Sprintf("the parts hold %d bytes; the import session was created for %d", total, imp.contentLength)
+	}
+	return hex.EncodeToString(all.Sum(nil)) + "-" + strconv.Itoa(imp.partCount), ""
 }
 
 // execImport feeds the uploaded file to the backend and returns the
