@@ -142,6 +142,12 @@ func (b *budget) take(t time.Time) {
 	if t.Before(b.capUntil) {
 		b.capLeft--
 	}
+	if !b.capUntil.IsZero() && b.capLeft <= 0 && !t.Before(b.capUntil) {
+		// The API's window has turned since it said nothing was left;
+		// others sharing the account may spend it first: this admission
+		// probes, as after a 429, and the next waits for its answer.
+		b.capUntil, b.probing = time.Time{}, true
+	}
 	if b.probing {
 		b.probeAt = t
 	}

@@ -259,10 +259,12 @@ func (c *Client) apiAttempt(ctx context.Context, r *apiRequest) ([]byte, verdict
 	if resp == nil {
 		c.observe(r.op, "error")
 	} else {
-		c.observe(r.op, strconv.Itoa(resp.StatusCode))
+		// What the API says of its budget first: an observer that lets
+		// waiting callers go must already know it.
 		if r.op.dbOperation() {
 			c.reportRateLimit(resp.Header, time.Now())
 		}
+		c.observe(r.op, strconv.Itoa(resp.StatusCode))
 	}
 	if st != nil {
 		if berr := st.finish(); berr != nil {
