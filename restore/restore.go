@@ -110,6 +110,16 @@ type Importer struct {
 	// more).
 	MaxSessionBytes int64
 
+	// Budget, if set, is asked before each database-operation request (an
+	// import session or a direct import) and blocks until the account's
+	// budget admits it (CONTRACT §6), writing it to the ledger; its error
+	// ends the import before the request is sent.
+	Budget func(ctx context.Context, op, ref string) error
+	// Pause, if set, is told that the API refused an import session with a
+	// 429 and asked to wait until the given time: every database operation
+	// waits, and the session is requested again once Budget admits it.
+	Pause func(until time.Time)
+
 	Logger *slog.Logger     // nil discards
 	Now    func() time.Time // default time.Now
 	// Progress, if set, is told how the import advances. It may be called
@@ -333,11 +343,30 @@ func (im *Importer) importDirect(ctx context.Context, at vectorapi.Target, src S
 	}
 	defer rc.Close()
 	m := newMeter(rc, src.Size, im.Progress)
+	if err := im.spend(ctx, "import", at); err != nil {
+		return vectorapi.Import{}, sent{}, err
+	}
 	imp, err := im.API.ImportDirect(ctx, at, sendName(src.Name), m.reader(), src.Size)
 	if err != nil {
 		return vectorapi.Import{}, sent{}, err
 	}
 	return imp, checked, nil
+}
+
+// spend waits for the budget to admit one database operation for the
+// import into at.
+func (im *Importer) spend(ctx context.Context, op string, at vectorapi.Target) error {
+	if im.Budget == nil {
+		return nil
+	}
+	ref := at.SiteID
+	if at.EnvironmentID != "" {
+		ref += "/" + at.EnvironmentID
+	}
+	if err := im.Budget(ctx, op, ref); err != nil {
+		return fmt.Errorf("wait for API budget: %w", err)
+	}
+	return nil
 }
 
 // importSession uploads src through an import session and runs it. An
@@ -350,7 +379,23 @@ func (im *Importer) importSession(ctx context.Context, at vectorapi.Target, src 
 		err   error
 	)
 	for attempt := 1; ; attempt++ {
+		if err := im.spend(ctx, "import", at); err != nil {
+			return vectorapi.Import{}, sent{}, err
+		}
 		s, err = im.API.CreateImportFile(ctx, at, sendName(src.Name), src.Size)
+		var apiErr *vectorapi.Error
+		if errors.Is(err, vectorapi.ErrRateLimited) && im.Pause != nil && errors.As(err, &apiErr) {
+			// The account's budget is spent elsewhere: wait with every
+			// other database operation, then ask again (no body was sent).
+			wait := apiErr.RetryAfter
+			if wait <= 0 {
+				wait = time.Hour
+			}
+			log.Warn("waiting for API budget", "until", im.now().Add(wait).UTC().Format(time.RFC3339))
+			im.Pause(im.now().Add(wait))
+			attempt--
+			continue
+		}
 		if err != nil {
 			return vectorapi.Import{}, sent{}, err
 		}

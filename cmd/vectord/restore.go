@@ -112,6 +112,20 @@ func runImportCommand(ctx context.Context, m *Main, name string, args []string) 
 		PollMaxInterval: a.config().API.PollMaxInterval,
 		Logger:          log,
 	}
+	// The import's database operation spends from the same budget as
+	// every backup: this command's ledger, or the daemon's.
+	if budget != nil {
+		im.Budget = func(ctx context.Context, op, ref string) error {
+			release, err := budget.Export(scheduler.WithOperation(ctx, op, ref), catalog.TriggerManual)
+			if err == nil {
+				release()
+			}
+			return err
+		}
+		im.Pause = budget.Pause
+	} else if a.remote != nil {
+		im.Budget = a.remote.Admit
+	}
 	if isTerminal(m.Stderr) {
 		bar := &progressBar{w: m.Stderr, start: time.Now()}
 		im.Progress = func(p restore.Progress) {
