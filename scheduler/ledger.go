@@ -182,3 +182,35 @@ func (s *Scheduler) SetLimits(perHour, exports, downloads int) error {
 	s.kickLocked()
 	return nil
 }
+
+// EnvJob returns the status of an environment's job that has not finished
+// (the running one, else the first waiting), with its place in the export
+// queue, or false when it has none.
+func (s *Scheduler) EnvJob(site, env string) (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.active[envKey{site, env}]
+	if a == nil {
+		return Status{}, false
+	}
+	j := a.running
+	if j == nil && len(a.waiting) > 0 {
+		j = a.waiting[0]
+	}
+	if j == nil {
+		return Status{}, false
+	}
+	st := j.status()
+	st.Position, st.EstimatedStart = s.positionLocked(j, time.Now())
+	return st, true
+}
+
+// NextRun returns an environment's next scheduled run, zero if none.
+func (s *Scheduler) NextRun(site, env string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.envs[envKey{site, env}]; e != nil {
+		return e.next
+	}
+	return time.Time{}
+}

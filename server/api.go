@@ -52,6 +52,8 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("GET /api/v1/jobs/{job_id}", s.job)
 	api.HandleFunc("DELETE /api/v1/jobs/{job_id}", s.cancelJob)
 	api.HandleFunc("/api/v1/jobs/{job_id}", methodNotAllowed("GET, HEAD, DELETE"))
+	api.HandleFunc("GET /api/v1/status", s.statusReport)
+	api.HandleFunc("/api/v1/status", methodNotAllowed("GET, HEAD"))
 	api.HandleFunc("POST /api/v1/budget", s.admit)
 	api.HandleFunc("/api/v1/budget", methodNotAllowed("POST"))
 	api.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -517,6 +519,20 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		st.JobID = id
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// statusReport answers GET /api/v1/status (CONTRACT §7).
+func (s *Server) statusReport(w http.ResponseWriter, r *http.Request) {
+	if s.status == nil {
+		notSupported(w)
+		return
+	}
+	raw, err := s.status(r.Context())
+	if err != nil {
+		s.fail(w, r, "status", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, raw)
 }
 
 // cancelJob answers DELETE /api/v1/jobs/{job_id}: 204 when the job was

@@ -312,6 +312,17 @@ func (c *Client) Job(ctx context.Context, id string) (JobStatus, error) {
 	return st, nil
 }
 
+// Status returns the daemon's status report (GET /api/v1/status), JSON as
+// the daemon wrote it. Errors: ErrNotSupported, ErrUnauthorized, or a
+// transport error.
+func (c *Client) Status(ctx context.Context) (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/api/v1/status", nil, http.StatusOK, &raw); err != nil {
+		return nil, fmt.Errorf("status at %s: %w", c.base, err)
+	}
+	return raw, nil
+}
+
 // CancelJob asks the daemon to end a job that has not finished. Errors: one
 // matching ErrNotFound for an unknown or finished job, ErrUnauthorized, or
 // a transport error.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -275,5 +276,23 @@ func TestClientCancelJobAndAdmit(t *testing.T) {
 	defer jobs.mu.Unlock()
 	if len(jobs.canceled) != 1 || jobs.canceled[0] != "job-3" || len(jobs.admitted) != 1 || jobs.admitted[0] != "import acme/production" {
 		t.Errorf("canceled %v, admitted %v", jobs.canceled, jobs.admitted)
+	}
+}
+
+func TestStatusRoute(t *testing.T) {
+	o := testOptions(t)
+	h := mustNew(t, o).Handler()
+	if a := call(t, h, "GET", "/api/v1/status", testToken, ""); a.code != http.StatusNotImplemented {
+		t.Errorf("GET /api/v1/status without a status source = %d, want 501", a.code)
+	}
+	o.Status = func(ctx context.Context) (json.RawMessage, error) { return json.RawMessage(`{"daemon":true}`), nil }
+	ts := startDaemon(t, o)
+	c := NewClient(ts.URL, testToken, ts.Client())
+	raw, err := c.Status(context.Background())
+	if err != nil || string(raw) != `{"daemon":true}` {
+		t.Errorf("Status = %s, %v", raw, err)
+	}
+	if a := call(t, mustNew(t, o).Handler(), "GET", "/api/v1/status", "", ""); a.code != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/status without the token = %d, want 401", a.code)
 	}
 }

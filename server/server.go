@@ -183,6 +183,9 @@ type Options struct {
 	// its context ends before closing their connections; zero means
 	// DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// Status, if set, answers GET /api/v1/status with what `vectord
+	// status --json` prints; nil answers 501.
+	Status func(ctx context.Context) (json.RawMessage, error)
 }
 
 // Server serves vectord's HTTP endpoints. Create it with New.
@@ -194,6 +197,7 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	backups  Backups
 	admin    Admin
+	status   func(ctx context.Context) (json.RawMessage, error)
 	jobs     Jobs
 	ready    func() bool
 	draining atomic.Bool
@@ -246,6 +250,7 @@ func New(o Options) (*Server, error) {
 		gatherer: o.Gatherer,
 		backups:  o.Backups,
 		admin:    o.Admin,
+		status:   o.Status,
 		jobs:     o.Jobs,
 		ready:    o.Ready,
 		log:      o.Logger,

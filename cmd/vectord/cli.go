@@ -45,6 +45,7 @@ func commands() []command {
 		{"forget", "forget ID...: delete these backups now, whatever retention says", runForget},
 		{"pin", "pin ID [--unpin]: keep a backup whatever retention says", runPin},
 		{"check", "check the catalog against storage [--repair]", runCheck},
+		{"status", "per environment: last success, next run, queue, budget, stored backups", runStatus},
 		{"restore", "restore ID --site S: import a stored backup (after a safety snapshot)", runRestore},
 		{"import", "import FILE --site S: import an SQL file (after a safety snapshot)", runImport},
 		{"config", "config check: validate the configuration", runConfig},

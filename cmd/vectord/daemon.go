@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,7 +130,14 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		Backups:  a.cat,
 		Jobs:     jobs{d},
 		Admin:    admin{d},
-		Logger:   log,
+		Status: func(ctx context.Context) (json.RawMessage, error) {
+			rep, err := d.app.status(ctx, d.sched, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(rep)
+		},
+		Logger: log,
 	})
 	if err != nil {
 		a.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -78,11 +79,24 @@ sites:
 	<-p.done
 
 	p = e.start()
+	// The catch-up job waits for the hour's budget, and says so.
+	code, sout, serr := e.cli("status", "--json")
+	var rep statusReport
+	if code != 0 || json.Unmarshal([]byte(sout), &rep) != nil || len(rep.Environments) != 1 {
+		t.Fatalf("status --json = %d %q %q", code, sout, serr)
+	}
+	if j := rep.Environments[0].Job; j == nil || j.State != "queued" || j.Position != 1 || j.EstimatedStart == nil ||
+		j.EstimatedStart.Sub(rep.Time) < 50*time.Minute || rep.Budget.Remaining != 0 {
+		t.Errorf("status: job %+v, budget %+v; want the job queued first, starting in about an hour, no budget left", j, rep.Budget)
+	}
+	if code, sout, _ := e.cli("status"); code != 0 || !strings.Contains(sout, "queued #1") {
+		t.Errorf("status = %d %q, want the job queued first", code, sout)
+	}
 	var out, errb bytes.Buffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	code := m.Run(ctx, []string{"backup", "--site", "globex", "--config", e.cfg})
+	code = m.Run(ctx, []string{"backup", "--site", "globex", "--config", e.cfg})
 	if code == 0 {
 		t.Fatalf("a backup beside the daemon succeeded although the hour's only operation was spent: %q", out.String())
 	}

@@ -527,3 +527,36 @@ func TestBackupWithoutDaemonSpendsTheLedgersBudget(t *testing.T) {
 		t.Errorf("the API saw %d database operations, want 1", n)
 	}
 }
+
+// TestStatusWithoutDaemon: status reads the catalog and the ledger: the
+// last success and its age, the backups per target, the budget left.
+func TestStatusWithoutDaemon(t *testing.T) {
+	f := newFixture(t)
+	if code, out, errs := f.vectord("status", "--json"); code != 0 || !strings.Contains(out, `"environments"`) {
+		t.Fatalf("status on a fresh install = %d %q %q", code, out, errs)
+	}
+	if code, _, errs := f.vectord("backup", "--site", "globex"); code != 0 {
+		t.Fatalf("backup = %d %q", code, errs)
+	}
+	code, out, errs := f.vectord("status", "--json")
+	var rep statusReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("status --json = %d %q %q", code, out, errs)
+	}
+	found := false
+	for _, e := range rep.Environments {
+		if e.Site != "globex" {
+			continue
+		}
+		found = true
+		if e.LastSuccess == nil || e.Overdue || e.Targets["local"].Backups != 1 || e.Targets["local"].Bytes <= 0 || e.NextRun == nil {
+			t.Errorf("globex status = %+v, want one local backup, a recent success and a next run", e)
+		}
+	}
+	if !found || rep.Daemon || rep.Budget.PerHour != 1000 || rep.Budget.Remaining < 1 {
+		t.Errorf("status = %+v, want globex, no daemon, the budget", rep)
+	}
+	if code, out, _ := f.vectord("status"); code != 0 || !strings.Contains(out, "globex/development") || !strings.Contains(out, "local:1/") {
+		t.Errorf("status = %d %q", code, out)
+	}
+}
