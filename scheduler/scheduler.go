@@ -285,6 +285,7 @@ func New(o Options) (*Scheduler, error) {
 	if s.newID == nil {
 		s.newID = catalog.NewID
 	}
+	s.observeBudgetLocked(time.Now())
 	s.jobsCtx, s.cancelJobs = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -758,6 +759,7 @@ func (s *Scheduler) observeLocked() {
 		s.reported = r
 		s.obs.SetJobs(r[0], r[1])
 	}
+	s.observeBudgetLocked(time.Now())
 }
 
 // startLocked starts a waiting job's runner.

@@ -92,6 +92,10 @@ sites:
 	if code, sout, _ := e.cli("status"); code != 0 || !strings.Contains(sout, "queued #1") {
 		t.Errorf("status = %d %q, want the job queued first", code, sout)
 	}
+	if m := scrape("http://" + e.listen + "/metrics"); !strings.Contains(m, "\nvectord_api_budget_remaining 0\n") ||
+		!strings.Contains(m, "\nvectord_api_rate_limited_until_timestamp_seconds 0\n") {
+		t.Errorf("/metrics budget gauges:\n%s", grepLines(m, "vectord_api_"))
+	}
 	var out, errb bytes.Buffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
