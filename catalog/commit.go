@@ -327,3 +327,34 @@ func (db *DB) Empty(ctx context.Context) (bool, error) {
 	})
 	return empty, err
 }
+
+// Latest returns the newest backup of one environment that is not marked
+// deleting, reading its bucket from the end: it costs the same whatever
+// the number of backups. The boolean is false when there is none. Errors:
+// ctx's error, an unreadable record.
+func (db *DB) Latest(ctx context.Context, site, env string) (Record, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Record{}, false, err
+	}
+	var r Record
+	found := false
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		return forEachEnv(tx, site, env, func(_, _ []byte, b *bbolt.Bucket) error {
+			c := b.Cursor()
+			for k, v := c.Last(); k != nil; k, v = c.Prev() {
+				if v == nil || len(k) <= 8 || isDeleting(tx, k[8:]) {
+					continue
+				}
+				var err error
+				r, err = decodeRecord(v)
+				found = err == nil
+				return err
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return Record{}, false, fmt.Errorf("newest backup of %s/%s: %w", site, env, err)
+	}
+	return r, found, nil
+}

@@ -253,3 +253,23 @@ func TestPruneJobsAfterHundredThousandJobs(t *testing.T) {
 		t.Errorf("second PruneJobs = %d, %v; want the 2600 beyond the newest 1000", deleted, err)
 	}
 }
+
+func TestLatest(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	if _, ok, err := db.Latest(ctx, "acme", "production"); ok || err != nil {
+		t.Fatalf("Latest on an empty catalog = %v, %v", ok, err)
+	}
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	a, b := rec("acme", "production", base), rec("acme", "production", base.Add(time.Hour))
+	mustAdd(t, db, a, b, rec("acme", "staging", base.Add(2*time.Hour)))
+	if r, ok, err := db.Latest(ctx, "acme", "production"); !ok || err != nil || r.ID != b.ID {
+		t.Fatalf("Latest = %s %v %v, want %s", r.ID, ok, err, b.ID)
+	}
+	if err := db.MarkDeleting(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, _ := db.Latest(ctx, "acme", "production"); !ok || r.ID != a.ID {
+		t.Fatalf("Latest with the newest marked = %s, want %s", r.ID, a.ID)
+	}
+}

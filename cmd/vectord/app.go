@@ -446,18 +446,18 @@ func (a *app) checkSpace(ctx context.Context, site, env string) error {
 	if a.local == nil || a.cat == nil {
 		return nil
 	}
-	last, _, err := a.cat.Page(ctx, catalog.Filter{Site: site, Environment: env}, "", 1)
-	if err != nil || len(last) == 0 {
+	last, ok, err := a.cat.Latest(ctx, site, env)
+	if err != nil || !ok {
 		return err
 	}
 	free, err := freeBytes(a.root)
 	if err != nil {
 		return nil // unknown: let the write itself tell
 	}
-	need := int64(float64(last[0].StoredBytes) * spaceMargin)
+	need := int64(float64(last.StoredBytes) * spaceMargin)
 	if free < need {
 		return fmt.Errorf("not enough free space under %s: %s free, the last backup of %s/%s took %s; no export requested",
-			a.root, humanBytes(free), site, env, humanBytes(last[0].StoredBytes))
+			a.root, humanBytes(free), site, env, humanBytes(last.StoredBytes))
 	}
 	return nil
 }

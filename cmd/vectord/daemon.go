@@ -396,11 +396,11 @@ func (d *daemon) exporter() *exporter.Exporter {
 
 // lastSuccess is the completion time of an environment's newest backup.
 func (d *daemon) lastSuccess(site, env string) time.Time {
-	recs, err := d.app.cat.List(context.Background(), catalog.Filter{Site: site, Environment: env})
-	if err != nil || len(recs) == 0 {
+	r, ok, err := d.app.cat.Latest(context.Background(), site, env)
+	if err != nil || !ok {
 		return time.Time{}
 	}
-	return recs[0].CompletedAt
+	return r.CompletedAt
 }
 
 // refreshStored sets one environment's stored count and bytes per target
