@@ -14,4 +14,11 @@
 // tool fails the test. The retention test makes backup files immutable
 // (chattr +i), which needs root (CAP_LINUX_IMMUTABLE) and a file system that
 // supports the flag; it is skipped elsewhere.
+//
+// Every test ends by checking catalog against storage (`vectord check
+// --read-data`, assertInvariants). The crash matrix (TestCrashConsistency:
+// SIGKILL at every failpoint of internal/failpoint) and the SIGKILL loop
+// (TestSIGKILLLoop) use a local and an S3 target: they need the test
+// script's S3 server (eval "$(scripts/s3server.sh start)") and are skipped
+// without it unless CI is set.
 package e2e

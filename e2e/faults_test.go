@@ -285,6 +285,7 @@ func TestFaultMatrix(t *testing.T) {
 			t.Errorf("vectord verify = %d, want 0 (every record good):\n%s%s", code, out, errs)
 		}
 	})
+	f.assertInvariants(t)
 }
 
 // waitBaseline waits for the start-up catch-up to back up every cell's
@@ -478,6 +479,7 @@ func TestFaultExportRequest502(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "not re-sent") {
 		t.Errorf("the daemon's log does not say the export request was not re-sent:\n%s", tail(p.stderr.String(), 20))
 	}
+	f.assertInvariants(t)
 }
 
 // TestFaultDiskFull: the local target's file system fills up during the
@@ -518,6 +520,7 @@ func TestFaultDiskFull(t *testing.T) {
 	p.stopClean(t)
 	live, _ := f.catalogState("globex", dev)
 	checkFiles(t, f, "globex", dev, live)
+	f.assertInvariants(t)
 }
 
 func freeBytes(t *testing.T, path string) uint64 {
@@ -618,6 +621,7 @@ func TestFaultCatalogLocked(t *testing.T) {
 		t.Errorf("records changed (-before +after):\n%s", diff)
 	}
 	checkFiles(t, f, "globex", dev, live)
+	f.assertInvariants(t)
 }
 
 // signalPhase holds a manual job in one phase of its life.
@@ -809,6 +813,7 @@ func signalCell(t *testing.T, ph signalPhase, sig syscall.Signal) {
 	if code, out, errs := f.vectord(t, "verify"); code != 0 {
 		t.Errorf("vectord verify = %d, want 0:\n%s%s", code, out, errs)
 	}
+	f.assertInvariants(t)
 }
 
 // s3Stall is a reverse proxy in front of the test script's S3 server

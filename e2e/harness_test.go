@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/integrity"
 	"github.com/builtfast/vectord/vectorsim"
 )
 
@@ -870,4 +871,54 @@ func (f *fixture) partials(dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// assertInvariants checks CONTRACT §4's invariants on the fixture's catalog
+// and storage at the end of a test, whether its daemon runs or not: `vectord
+// check --read-data --json` must find nothing (beside a running daemon the
+// command asks the daemon, which leaves out the files of jobs in flight),
+// and when no daemon serves, no .partial file may remain under the backup
+// root. Every finding fails the test. It returns the check's report.
+func (f *fixture) assertInvariants(t testing.TB) integrity.Report {
+	t.Helper()
+	return assertInvariants(t, f.listen, f.backupRoot(), func(args ...string) (int, string, string) {
+		return f.vectord(t, args...)
+	})
+}
+
+// assertInvariants is fixture.assertInvariants for any harness: listen is
+// the daemon's server.listen, root storage.local.path, and run runs one
+// vectord command with the harness's configuration.
+func assertInvariants(t testing.TB, listen, root string, run func(args ...string) (code int, stdout, stderr string)) integrity.Report {
+	t.Helper()
+	running := httpStatus("http://"+listen+"/healthz") == http.StatusOK
+	code, out, errs := run("check", "--read-data", "--json")
+	var rep integrity.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Errorf("vectord check --read-data --json = exit %d without a report (%v):\nstdout: %s\nstderr: %s", code, err, out, errs)
+		return rep
+	}
+	where := "without a daemon"
+	if running {
+		where = "beside the running daemon"
+	}
+	t.Logf("vectord check --read-data (%s): %d records, %d copies read in full, %d findings", where, rep.Records, rep.Verified, len(rep.Findings))
+	for _, fd := range rep.Findings {
+		t.Errorf("vectord check --read-data (%s) found: %s", where, fd)
+	}
+	switch {
+	case code != 0 && len(rep.Findings) == 0:
+		t.Errorf("vectord check --read-data (%s) = exit %d with no finding:\n%s", where, code, errs)
+	case code == 0 && len(rep.Findings) > 0:
+		t.Errorf("vectord check --read-data (%s) = exit 0 with %d findings, want exit 1", where, len(rep.Findings))
+	}
+	if !running {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".partial") {
+				t.Errorf(".partial file left with no daemon running: %s", p)
+			}
+			return nil
+		})
+	}
+	return rep
 }

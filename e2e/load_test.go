@@ -334,6 +334,7 @@ func runLoad(t *testing.T, sc loadScenario) loadResult {
 	r.peakPerMin = rec.peak(time.Minute, false)
 	r.peakOpsHr = rec.peak(time.Hour, true)
 	logLoad(t, sc, r)
+	f.assertInvariants(t)
 	return r
 }
 

@@ -49,6 +49,7 @@ func TestBackupFailingAlert(t *testing.T) {
 		t.Errorf("BackupFailing resolved without a successful globex backup (runs with outcome success = %v)", n)
 	}
 	p.stopClean(t)
+	f.assertInvariants(t)
 }
 
 // prometheus is a Prometheus server run by a test.

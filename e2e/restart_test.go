@@ -75,6 +75,7 @@ func TestRestartKeepsStoredGauges(t *testing.T) {
 	if strings.Contains(p.stderr.String(), "catch-up") {
 		t.Errorf("the restarted daemon queued a catch-up backup although every backup is fresh:\n%s", p.stderr)
 	}
+	f.assertInvariants(t)
 }
 
 func countExports(f *fixture) int {

@@ -124,6 +124,7 @@ func TestRetention(t *testing.T) {
 			t.Errorf("%s/%s at the end: %d listed, %d being deleted; want 2 and 0", e[0], e[1], len(live), len(deleting))
 		}
 	}
+	f.assertInvariants(t)
 }
 
 // checkStored reads the catalog of a stopped daemon and checks that the

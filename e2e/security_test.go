@@ -187,6 +187,11 @@ func TestSecretsStayPrivate(t *testing.T) {
 		}
 		s.vectordEnv("", env, "catalog", "rebuild")
 	}
+	// The catalog and storage agree at the end; the check's own output is
+	// searched for secrets below with the rest.
+	assertInvariants(t, s.listen, s.backupRoot(), func(args ...string) (int, string, string) {
+		return s.vectord("", args...)
+	})
 
 	s.readTree(s.stateDir())
 	s.readTree(s.backupRoot())

@@ -103,6 +103,10 @@ func TestSystemdNotify(t *testing.T) {
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit status after SIGTERM = %d, want 0:\n%s", code, p.stderr)
 	}
+	// The refused configuration is still on disk: check with the one the
+	// daemon ran.
+	f.writeConfig(options{schedule: "@every 2h"})
+	f.assertInvariants(t)
 }
 
 // intervalsAre reports whether every configured environment's expected

@@ -162,6 +162,11 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	d.pruneJobs(ctx)
+	// Deletes a stopped process left unfinished are finished now, not at
+	// the environment's next backup: a marked backup is no backup.
+	if err := d.app.enforcer(d.met).RetryPending(ctx); err != nil {
+		d.log.Warn("unfinished deletes remain; retried at the next retention run", "error", err)
+	}
 	d.checkArchive(ctx)
 	d.log.Info("vectord started", "version", version, "listen", ln.Addr().String(),
 		"environments", len(d.config().Environments()), "catalog", d.app.cat.Path())

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/integrity"
 	"github.com/builtfast/vectord/vectorsim"
 )
 
@@ -243,6 +244,54 @@ func (e *e2e) partials() []string {
 	return out
 }
 
+// assertInvariants checks CONTRACT §4's invariants at the end of a test,
+// whether the daemon runs or not: `vectord check --read-data --json` (which
+// asks a running daemon, leaving out the files of jobs in flight) must find
+// nothing, and with no daemon serving no .partial file may remain under the
+// backup root. Every finding fails the test.
+func (e *e2e) assertInvariants() {
+	t := e.t
+	t.Helper()
+	running := false
+	if resp, err := http.Get("http://" + e.listen + "/healthz"); err == nil {
+		resp.Body.Close()
+		running = resp.StatusCode == http.StatusOK
+	}
+	var out, errb bytes.Buffer
+	cmd := exec.Command(vectordBinary(t), "check", "--read-data", "--json", "--config", e.cfg)
+	cmd.Env = append(os.Environ(), "VECTORD_CONFIG=")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("run vectord check: %v", err)
+	}
+	code := cmd.ProcessState.ExitCode()
+	var rep integrity.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Errorf("vectord check --read-data --json = exit %d without a report (%v):\nstdout: %s\nstderr: %s", code, err, out.String(), errb.String())
+		return
+	}
+	where := "without a daemon"
+	if running {
+		where = "beside the running daemon"
+	}
+	t.Logf("vectord check --read-data (%s): %d records, %d copies read in full, %d findings", where, rep.Records, rep.Verified, len(rep.Findings))
+	for _, f := range rep.Findings {
+		t.Errorf("vectord check --read-data (%s) found: %s", where, f)
+	}
+	switch {
+	case code != 0 && len(rep.Findings) == 0:
+		t.Errorf("vectord check --read-data (%s) = exit %d with no finding:\n%s", where, code, errb.String())
+	case code == 0 && len(rep.Findings) > 0:
+		t.Errorf("vectord check --read-data (%s) = exit 0 with %d findings, want exit 1", where, len(rep.Findings))
+	}
+	if !running {
+		for _, p := range e.partials() {
+			t.Errorf(".partial file left with no daemon running: %s", p)
+		}
+	}
+}
+
 func (e *e2e) exportRequests() int {
 	n := 0
 	for _, c := range e.sim.Stats().ExportRequests {
@@ -299,6 +348,7 @@ func TestDaemonBacksUpEveryEnvironment(t *testing.T) {
 	if strings.Contains(p.stderr.String(), testToken) || strings.Contains(p.stderr.String(), "X-Amz-Signature") {
 		t.Error("the daemon's log contains the API token or a URL signature")
 	}
+	e.assertInvariants()
 }
 
 // slowDownload configures one environment whose download takes seconds.
@@ -333,6 +383,7 @@ func TestSIGTERMMidDownload(t *testing.T) {
 		if ps := e.partials(); len(ps) != 0 {
 			t.Errorf(".partial files after a canceled download: %v", ps)
 		}
+		e.assertInvariants()
 	})
 	t.Run("long shutdown_timeout lets the download finish", func(t *testing.T) {
 		e := slowDownload(t, "60s")
@@ -348,6 +399,7 @@ func TestSIGTERMMidDownload(t *testing.T) {
 		if ps := e.partials(); len(ps) != 0 {
 			t.Errorf(".partial files: %v", ps)
 		}
+		e.assertInvariants()
 	})
 }
 
@@ -379,6 +431,7 @@ func TestKillMidDownloadResumesSameExport(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "resuming") {
 		t.Errorf("the restarted daemon did not log resuming the job:\n%s", p.stderr)
 	}
+	e.assertInvariants()
 }
 
 // TestBudgetAvoids429: with the API enforcing the same database-operation
@@ -413,6 +466,7 @@ func TestBudgetAvoids429(t *testing.T) {
 	if st.RateLimited != 0 || st.DBOperations > 3 {
 		t.Errorf("429s = %d, database operations = %d; want 0 and at most 3", st.RateLimited, st.DBOperations)
 	}
+	e.assertInvariants()
 }
 
 type syncBuf struct {
@@ -479,4 +533,5 @@ func TestFailedArchiveIsRetried(t *testing.T) {
 	if recs := e.records(); len(recs) != 1 || recs[0].Locations[1].Target != "s3" {
 		t.Errorf("after the retry: %+v, want local and s3", recs)
 	}
+	e.assertInvariants()
 }
