@@ -207,3 +207,61 @@ func TestSetLimitsKeepsWhatWasSpent(t *testing.T) {
 		}
 	})
 }
+
+// TestJobWaitingAfterA429SaysUntilWhen: a running job whose export request
+// was refused (429) waits at the gate for the pause to end; its status
+// says until when, and it is admitted first once the pause is over.
+func TestJobWaitingAfterA429SaysUntilWhen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gateOnly(t, 1000, 2, 1)
+		admitted := make(chan struct{})
+		refused := make(chan struct{})
+		s.runner = func(ctx context.Context, j Job, setState func(string)) (string, error) {
+			rel, err := s.Export(ctx, j.Trigger)
+			if err != nil {
+				return "", err
+			}
+			rel()
+			s.Pause(time.Now().Add(time.Hour)) // the API answered 429, Retry-After: 3600
+			setState(catalog.JobQueued)
+			close(refused)
+			rel, err = s.Export(ctx, j.Trigger)
+			if err != nil {
+				return "", err
+			}
+			rel()
+			close(admitted)
+			return "backup-1", nil
+		}
+		s.envs = map[envKey]*envState{{"acme", "production"}: {cfg: env(t, "acme", "production", "@every 24h", 0)}}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		id, err := s.Submit("acme", "production", catalog.TriggerManual, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-refused
+		synctest.Wait()
+		st, _ := s.Status(id)
+		if st.State != catalog.JobQueued || st.WaitingUntil.Sub(time.Now()) < 59*time.Minute || st.Position != 1 {
+			t.Fatalf("status after the 429 = %+v, want queued, first, waiting about an hour", st)
+		}
+		time.Sleep(time.Hour + time.Second)
+		synctest.Wait()
+		select {
+		case <-admitted:
+		default:
+			t.Fatal("the job was not admitted after the pause")
+		}
+		synctest.Wait()
+		if st, _ := s.Status(id); st.State != catalog.JobSucceeded || !st.WaitingUntil.IsZero() {
+			t.Errorf("status after the pause = %+v, want succeeded, no wait", st)
+		}
+		stop()
+		<-done
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -560,3 +560,38 @@ func TestStatusWithoutDaemon(t *testing.T) {
 		t.Errorf("status = %d %q", code, out)
 	}
 }
+
+// TestLostCatalogIsNotReplacedSilently: with catalog.db deleted while the
+// backups' manifests lie in storage, commands refuse to start fresh and
+// name the command that rebuilds it; catalog rebuild brings every backup
+// back, and check finds nothing.
+func TestLostCatalogIsNotReplacedSilently(t *testing.T) {
+	f := newFixture(t)
+	for range 2 {
+		if code, _, errs := f.vectord("backup", "--site", "globex"); code != 0 {
+			t.Fatalf("backup = %d %q", code, errs)
+		}
+	}
+	before := f.listJSON()
+	if err := os.Remove(filepath.Join(f.dir, "state", "catalog.db")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"list"}, {"backup", "--site", "globex"}, {"prune"}} {
+		code, _, errs := f.vectord(args...)
+		if code == 0 || !strings.Contains(errs, "catalog rebuild") || !strings.Contains(errs, "lost") {
+			t.Errorf("%v with the catalog lost = %d %q, want a refusal naming catalog rebuild", args, code, errs)
+		}
+	}
+	if code, out, errs := f.vectord("catalog", "rebuild"); code != 0 || !strings.Contains(out, "2 added") {
+		t.Fatalf("catalog rebuild = %d %q %q", code, out, errs)
+	}
+	if after := f.listJSON(); len(after) != len(before) || after[0]["id"] != before[0]["id"] {
+		t.Errorf("after rebuild: %d backups, want the %d from before", len(after), len(before))
+	}
+	if code, out, errs := f.vectord("check", "--read-data"); code != 0 {
+		t.Errorf("check = %d %q %q", code, out, errs)
+	}
+	if n := f.sim.Stats().DBOperations; n != 2 {
+		t.Errorf("database operations = %d, want 2: a refused backup must not export", n)
+	}
+}
