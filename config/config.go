@@ -34,13 +34,18 @@
 //
 // Parse and Load report every problem they find, not only the first: the
 // error they return is an errors.Join of [*Error] values in line order,
-// one per line of its message. Use errors.As to reach the first one.
+// one per line of its message. Use errors.As to reach the first one. An
+// error about an environment names the site and the environment after
+// their key path: "sites[0].environments[1] (acme/production).schedule:
+// line 14: ...".
 package config
 
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +56,7 @@ import (
 type Config struct {
 	API             API
 	StateDir        string // holds catalog.db
+	Log             Log
 	Storage         Storage
 	Server          Server
 	Concurrency     Concurrency
@@ -72,6 +78,14 @@ type API struct {
 
 	RequestsPerMinute   int
 	DBOperationsPerHour int // export and import requests
+}
+
+// Log configures the process log.
+type Log struct {
+	// Format is "logfmt" or "json". Under journald, which the logger
+	// detects, the journal's format is used whatever this says.
+	Format string
+	Level  string // "debug", "info", "warn" or "error"
 }
 
 // Storage configures where backups are stored. Local and S3 are nil when
@@ -208,6 +222,7 @@ func Default() Config {
 			DBOperationsPerHour: 10,
 		},
 		StateDir: "/var/lib/vectord",
+		Log:      Log{Format: "logfmt", Level: "info"},
 		Storage: Storage{
 			Compression: "zstd",
 			Local:       &Local{Path: "/var/lib/vectord/backups"},
@@ -353,12 +368,17 @@ func cmpOr(s, def string) string {
 type Error struct {
 	File string // the name given to Parse, or the path given to Load
 	Path string // key path, e.g. "sites[1].environments[0].schedule"; "" for the whole file
-	Line int    // 1-based; 0 when unknown
-	Msg  string
+	// Names are the configured names of the site and the environment that
+	// Path is under, "acme/production", when Path is under
+	// sites[i].environments[j] and both names are valid; else "".
+	Names string
+	Line  int // 1-based; 0 when unknown
+	Msg   string
 }
 
 // Error formats e as "config.yaml: sites[1].schedule: line 14: message",
-// leaving out the parts that are empty.
+// leaving out the parts that are empty. Names follow the environment's
+// part of the path: "sites[0].environments[1] (acme/production).schedule".
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.File != "" {
@@ -366,7 +386,11 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	if e.Path != "" {
-		b.WriteString(e.Path)
+		path := e.Path
+		if loc := envPathRE.FindStringIndex(path); loc != nil && e.Names != "" {
+			path = path[:loc[1]] + " (" + e.Names + ")" + path[loc[1]:]
+		}
+		b.WriteString(path)
 		b.WriteString(": ")
 	}
 	if e.Line > 0 {
@@ -374,6 +398,28 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(e.Msg)
 	return b.String()
+}
+
+// envPathRE matches the part of a key path that names an environment.
+var envPathRE = regexp.MustCompile(`^sites\[(\d+)\]\.environments\[(\d+)\]`)
+
+// nameErrors sets the Names of the errors about an environment of c.
+func nameErrors(c *Config, errs []*Error) {
+	for _, e := range errs {
+		m := envPathRE.FindStringSubmatch(e.Path)
+		if m == nil {
+			continue
+		}
+		i, _ := strconv.Atoi(m[1])
+		j, _ := strconv.Atoi(m[2])
+		if i >= len(c.Sites) || j >= len(c.Sites[i].Environments) {
+			continue
+		}
+		site, env := c.Sites[i].Name, c.Sites[i].Environments[j].Name
+		if checkName(site) == nil && checkName(env) == nil {
+			e.Names = site + "/" + env
+		}
+	}
 }
 
 // joinErrors sorts errs by line (unknown lines last, otherwise stable) and

@@ -64,6 +64,7 @@ func TestExample(t *testing.T) {
 			DBOperationsPerHour: 10,
 		},
 		StateDir: "/var/lib/vectord",
+		Log:      Log{Format: "logfmt", Level: "info"},
 		Storage: Storage{
 			Compression: "zstd",
 			Local:       &Local{Path: "/var/lib/vectord/backups"},
@@ -615,7 +616,7 @@ func TestValidate(t *testing.T) {
 	}
 	c.API.TokenFile = "/etc/vectord/api-token"
 	c.Sites = []Site{{Name: "a", ID: "1", Environments: []EnvironmentConfig{{Name: "prod", ID: "2", Jitter: ptr(-time.Second)}}}}
-	if err := c.Validate(); err == nil || err.Error() != "sites[0].environments[0].jitter: must not be negative, found -1s" {
+	if err := c.Validate(); err == nil || err.Error() != "sites[0].environments[0] (a/prod).jitter: must not be negative, found -1s" {
 		t.Errorf("Validate() = %v", err)
 	}
 	c.Sites[0].Environments[0].Jitter = nil
@@ -634,6 +635,10 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		{"token", "api: {token: \"${SECRET}\"}\n"},
 		{"base_url credentials", "api: {token: t, base_url: \"https://user:${SECRET}@example.com/\"}\n"},
 		{"base_url credentials without space", "api: {token: t, base_url: \"https://user:s3cr3t@example.com/\"}\n"},
+		{"base_url query", "api: {token: t, base_url: \"https://example.com/api?sig=${SECRET}\"}\n"},
+		{"base_url query without a scheme", "api: {token: t, base_url: \"example.com/api?sig=s3cr3t\"}\n"},
+		{"base_url fragment", "api: {token: t, base_url: \"https://example.com/api#s3cr3t\"}\n"},
+		{"s3 endpoint query", "api: {token: t}\nstorage: {s3: {bucket: b, access_key_id: k, secret_access_key: s, endpoint: \"https://s3.example.com/?X-Amz-Signature=s3cr3t\"}}\n"},
 		{"s3 secret", "api: {token: t}\nstorage: {s3: {bucket: b, access_key_id: k, secret_access_key: \"${SECRET}\"}}\n"},
 		{"type error", "api: {token: [\"${SECRET}\"]}\n"},
 		{"bad reference", "api: {token: \"s3cr3t${\"}\n"},

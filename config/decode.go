@@ -37,11 +37,12 @@ func Parse(data []byte, name string, lookupEnv func(string) (string, bool)) (*Co
 type state struct {
 	lines map[string]int      // key path → line where it was written
 	unset map[string][]string // key path → variables that expanded to nothing
+	set   map[string][]string // key path → variables that expanded to a value
 	bad   map[string]bool     // key paths already reported
 }
 
 func parse(data []byte, name string, lookupEnv func(string) (string, bool)) (*Config, *state, error) {
-	st := &state{lines: map[string]int{}, unset: map[string][]string{}, bad: map[string]bool{}}
+	st := &state{lines: map[string]int{}, unset: map[string][]string{}, set: map[string][]string{}, bad: map[string]bool{}}
 	d := &decoder{file: name, lookup: lookupEnv, state: st}
 	c := Default()
 
@@ -64,6 +65,7 @@ func parse(data []byte, name string, lookupEnv func(string) (string, bool)) (*Co
 		e.Line = st.line(e.Path)
 		d.errs = append(d.errs, e)
 	}
+	nameErrors(&c, d.errs)
 	if err := joinErrors(d.errs); err != nil {
 		return nil, nil, err
 	}
@@ -389,13 +391,26 @@ func (d *decoder) scalar(path string, n *yaml.Node) (s string, null, ok bool) {
 	if isNull(n) {
 		return "", true, true
 	}
-	s, unset, err := expand(d.refs.restore(n.Value), d.lookup)
+	var set []string
+	s, unset, err := expand(d.refs.restore(n.Value), func(name string) (string, bool) {
+		if d.lookup == nil {
+			return "", false
+		}
+		v, ok := d.lookup(name)
+		if ok && v != "" && !slices.Contains(set, name) {
+			set = append(set, name)
+		}
+		return v, ok
+	})
 	if err != nil {
 		d.fail(path, n.Line, "%v", err)
 		return "", false, false
 	}
 	if len(unset) > 0 {
 		d.unset[path] = unset
+	}
+	if len(set) > 0 {
+		d.set[path] = set
 	}
 	return s, false, true
 }
@@ -481,6 +496,12 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 	d.mapping("", n, map[string]field{
 		"api":       func(p string, v *yaml.Node) { d.api(p, v, &c.API) },
 		"state_dir": d.str(&c.StateDir),
+		"log": func(p string, v *yaml.Node) {
+			d.mapping(p, v, map[string]field{
+				"format": d.str(&c.Log.Format),
+				"level":  d.str(&c.Log.Level),
+			})
+		},
 		"storage": func(p string, v *yaml.Node) {
 			c.Storage.Local = nil // targets are only those written
 			d.storage(p, v, &c.Storage)

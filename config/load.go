@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,14 +23,17 @@ const (
 // storage.s3.access_key_id_file, storage.s3.secret_access_key_file,
 // server.token_file), trimming trailing newlines.
 //
-// If the file cannot be read, the error wraps the os error (errors.Is(err,
-// fs.ErrNotExist) works). Otherwise every error is a join of [*Error]
-// values as Parse returns them; an unreadable, empty or malformed secret
-// file is one, naming the key and the file but never the secret.
+// If the file cannot be read, the error names it and says what to do, and
+// errors.Is(err, fs.ErrNotExist) and errors.Is(err, fs.ErrPermission) work:
+// a missing file's error says how to name the file (--config PATH,
+// $VECTORD_CONFIG); an unreadable one's, which user to run as. Otherwise
+// every error is a join of [*Error] values as Parse returns them; an
+// unreadable, empty or malformed secret file is one, naming the key and
+// the file but never the secret.
 func Load(path string) (*Config, error) {
 	data, err := readFile(path, maxConfigSize)
 	if err != nil {
-		return nil, fmt.Errorf("load config: %w", err)
+		return nil, fileError(path, err)
 	}
 	c, st, err := parse(data, path, os.LookupEnv)
 	if err != nil {
@@ -71,6 +76,50 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// defaultPath is where the commands look for the configuration file
+// without --config and $VECTORD_CONFIG.
+const defaultPath = "/etc/vectord/config.yaml"
+
+// readError is an error reading the configuration file whose message says
+// what to do. It wraps only the cause (an errno, not the *fs.PathError):
+// errors.Is works, and the message already names the file.
+type readError struct {
+	msg   string
+	cause error
+}
+
+func (e *readError) Error() string { return e.msg }
+func (e *readError) Unwrap() error { return e.cause }
+
+// fileError describes an error reading the configuration file at path.
+func fileError(path string, err error) error {
+	cause := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		cause = pe.Err
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &readError{fmt.Sprintf("config file %s does not exist: name the file with --config PATH or in $VECTORD_CONFIG (without either, vectord reads %s)",
+			path, defaultPath), cause}
+	case errors.Is(err, fs.ErrPermission):
+		return &readError{fmt.Sprintf("cannot read config file %s: permission denied: %s", path, permissionHint(path)), cause}
+	}
+	return fmt.Errorf("load config: %w", err)
+}
+
+// permissionHint says which user to run as to read the file at path.
+func permissionHint(path string) string {
+	owner, uid, ok := fileOwner(path)
+	switch {
+	case ok && uid == os.Geteuid():
+		return fmt.Sprintf("it belongs to you (%s) but its mode forbids reading it: chmod u+r %s", owner, path)
+	case ok && uid != 0:
+		return fmt.Sprintf("it belongs to user %s: run vectord as that user, for example with sudo -u %s", owner, owner)
+	}
+	return "run vectord as a user that may read it, such as the user the service runs as: sudo -u vectord"
 }
 
 // readSecret reads a secret from a file. Its errors name the file, never

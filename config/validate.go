@@ -1,9 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 func (c *Config) Validate() error {
 	k := &checker{state: &state{}}
 	k.validate(c)
+	nameErrors(c, k.errs)
 	return joinErrors(k.errs)
 }
 
@@ -55,6 +58,7 @@ func (k *checker) validate(c *Config) {
 	if c.StateDir == "" {
 		k.add("state_dir", "%s", k.empty("state_dir"))
 	}
+	k.log(c.Log)
 	k.storage(c)
 	k.server(c)
 	if c.Concurrency.Exports < 1 {
@@ -84,7 +88,7 @@ func (k *checker) api(c *Config) {
 	a := c.API
 	if a.BaseURL == "" {
 		k.add("api.base_url", "%s", k.empty("api.base_url"))
-	} else if err := checkURL(a.BaseURL); err != nil {
+	} else if err := checkURL(a.BaseURL, exampleBaseURL); err != nil {
 		k.add("api.base_url", "%v", err)
 	}
 	k.secret("api.token", a.Token, "api.token_file", a.TokenFile)
@@ -112,7 +116,7 @@ func (k *checker) api(c *Config) {
 func (k *checker) secret(key, value, fileKey, file string) {
 	switch {
 	case value != "" && file != "":
-		k.add(key, "%s and %s are both set: keep one", key, fileKey)
+		k.add(key, "%s", k.bothSet(key, fileKey))
 	case value != "":
 		if !isToken(value) {
 			k.add(key, "contains whitespace or control characters")
@@ -127,6 +131,33 @@ func (k *checker) secret(key, value, fileKey, file string) {
 	}
 }
 
+// bothSet explains how to fix a secret set both inline (key) and in a
+// file (fileKey). A key whose value comes from exported variables counts
+// as set, which the file alone does not show: the message says so.
+func (k *checker) bothSet(key, fileKey string) string {
+	fileAt := ""
+	if l, ok := k.lines[fileKey]; ok {
+		fileAt = fmt.Sprintf(" (line %d)", l)
+	}
+	vars := k.set[key]
+	if len(vars) == 0 {
+		return fmt.Sprintf("%s and %s are both set: remove %s to use the file named by %s%s, or remove %s to use the inline value",
+			key, fileKey, key, fileKey, fileAt, fileKey)
+	}
+	refs := make([]string, len(vars))
+	uses := make([]string, len(vars))
+	for i, v := range vars {
+		refs[i] = "${" + v + "}"
+		uses[i] = "$" + v
+	}
+	verb := "is"
+	if len(vars) > 1 {
+		verb = "are"
+	}
+	return fmt.Sprintf("%s and %s are both set: %s expands %s, and %s %s exported, so it counts as set; remove %s to use the file named by %s%s, or remove %s to use %s",
+		key, fileKey, key, strings.Join(refs, " and "), strings.Join(vars, " and "), verb, key, fileKey, fileAt, fileKey, strings.Join(uses, " and "))
+}
+
 // isToken reports whether a secret is non-empty printable ASCII without
 // spaces, as HTTP headers and signatures need.
 func isToken(s string) bool {
@@ -139,6 +170,33 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+func (k *checker) log(l Log) {
+	k.oneOf("log.format", l.Format, "log format", "logfmt", "json")
+	k.oneOf("log.level", l.Level, "log level", "debug", "info", "warn", "error")
+}
+
+// oneOf checks that the value at path is one of valid, and suggests the
+// one meant when it differs only in case or length ("warning", "INFO").
+func (k *checker) oneOf(path, value, what string, valid ...string) {
+	if value == "" {
+		k.add(path, "%s", k.empty(path))
+		return
+	}
+	if slices.Contains(valid, value) {
+		return
+	}
+	hint := ""
+	for _, v := range valid {
+		lower := strings.ToLower(value)
+		if lower == v || strings.HasPrefix(lower, v) || strings.HasPrefix(v, lower) {
+			hint = fmt.Sprintf(" (did you mean %s?)", v)
+			break
+		}
+	}
+	list := strings.Join(valid[:len(valid)-1], ", ") + " or " + valid[len(valid)-1]
+	k.add(path, "unknown %s %q: use %s%s", what, value, list, hint)
 }
 
 func (k *checker) storage(c *Config) {
@@ -162,7 +220,7 @@ func (k *checker) storage(c *Config) {
 			k.add("storage.s3.bucket", "invalid bucket name %q", s3.Bucket)
 		}
 		if s3.Endpoint != "" {
-			if err := checkURL(s3.Endpoint); err != nil {
+			if err := checkURL(s3.Endpoint, exampleS3Endpoint); err != nil {
 				k.add("storage.s3.endpoint", "%v", err)
 			}
 		}
@@ -171,24 +229,90 @@ func (k *checker) storage(c *Config) {
 	}
 }
 
+// Examples of URLs, shown when one is malformed.
+const (
+	exampleBaseURL    = "https://api.builtfast.com/api/v1/vector"
+	exampleS3Endpoint = "https://s3.us-east-1.amazonaws.com"
+)
+
 // checkURL accepts an absolute http or https URL without credentials,
-// query or fragment.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
+// query or fragment. Its errors say what is wrong and how to write the URL
+// (example is the form shown when no better one can be derived), and never
+// quote credentials, a query string or a fragment.
+func checkURL(s, example string) error {
+	// What the messages quote: s without its query and fragment, which
+	// may hold a signature or a token, marked "?..." when it had one.
+	bare, _, _ := strings.Cut(s, "#")
+	bare, _, hasQuery := strings.Cut(bare, "?")
+	shown := bare
+	switch {
+	case hasQuery:
+		shown += "?..."
+	case len(bare) < len(s):
+		shown += "#..."
+	}
+
+	scheme, _, hasScheme := strings.Cut(bare, "://")
+	// The authority is looked at in s, whole: a password may hold a ? or
+	// a # that would leave a part of it in bare.
+	rest := s
+	if _, r, ok := strings.Cut(s, "://"); ok && hasScheme {
+		rest = r
+	}
+	if authority, _, _ := strings.Cut(rest, "/"); strings.Contains(authority, "@") {
+		return errors.New("the URL must not hold credentials")
+	}
+	if !hasScheme {
+		lower := strings.ToLower(bare)
+		var fix string
+		switch {
+		case strings.HasPrefix(lower, "http:") || strings.HasPrefix(lower, "https:"):
+			sch, path, _ := strings.Cut(bare, ":")
+			if fix = sch + "://" + strings.TrimLeft(path, "/"); usableURL(fix) {
+				return fmt.Errorf("invalid URL %q: write two slashes after the scheme: %s", shown, fix)
+			}
+			return fmt.Errorf("invalid URL %q: write two slashes after the scheme, as in %s", shown, example)
+		case strings.HasPrefix(bare, "//"):
+			fix = "https:" + bare
+		case strings.HasPrefix(bare, "/"):
+			return fmt.Errorf("invalid URL %q: a path without a scheme and host: expected a form such as %s", shown, example)
+		default:
+			fix = "https://" + bare
+		}
+		if usableURL(fix) {
+			return fmt.Errorf("invalid URL %q: the scheme is missing: write %s", shown, fix)
+		}
+		return fmt.Errorf("invalid URL %q: the scheme is missing: expected a form such as %s", shown, example)
+	}
+
+	u, err := url.Parse(bare)
 	if err != nil {
-		return fmt.Errorf("invalid URL")
+		reason := "malformed"
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			reason = ue.Err.Error()
+		}
+		return fmt.Errorf("invalid URL %q: %s: expected a form such as %s", shown, reason, example)
 	}
 	switch {
 	case u.User != nil:
-		return fmt.Errorf("the URL must not hold credentials")
+		return errors.New("the URL must not hold credentials")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("invalid URL %q: expected http:// or https://", s)
+		return fmt.Errorf("invalid URL %q: expected http:// or https://", shown)
 	case u.Host == "":
-		return fmt.Errorf("invalid URL %q: no host", s)
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return fmt.Errorf("invalid URL %q: no query or fragment allowed", u.Redacted())
+		return fmt.Errorf("invalid URL %q: no host after %s://: expected a form such as %s", shown, scheme, example)
+	case hasQuery:
+		return fmt.Errorf("invalid URL %q: remove the query string: write %s", shown, bare)
+	case len(bare) < len(s):
+		return fmt.Errorf("invalid URL %q: remove the fragment: write %s", shown, bare)
 	}
 	return nil
+}
+
+// usableURL reports whether s is an http or https URL with a host.
+func usableURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
 }
 
 func (k *checker) server(c *Config) {

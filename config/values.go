@@ -75,7 +75,96 @@ func parseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
 	}
 	// The prefix makes the schedule compute its times in loc; without it,
 	// robfig/cron uses the machine's local zone.
-	return cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
+	sched, err := cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
+	if err != nil {
+		return nil, cronError(spec, err)
+	}
+	return sched, nil
+}
+
+// cronFields are the five fields of a standard cron expression.
+var cronFields = [5]struct {
+	name     string
+	min, max int
+	named    string // an example name the field accepts, or ""
+}{
+	{"minute", 0, 59, ""},
+	{"hour", 0, 23, ""},
+	{"day of month", 1, 31, ""},
+	{"month", 1, 12, "jan"},
+	{"day of week", 0, 6, "mon"},
+}
+
+const cronRanges = "minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-6"
+
+var (
+	cronAboveRE    = regexp.MustCompile(`^end of range \((\d+)\) above maximum \((\d+)\)`)
+	cronBelowRE    = regexp.MustCompile(`^beginning of range \((\d+)\) below minimum \((\d+)\)`)
+	cronBackwardRE = regexp.MustCompile(`^beginning of range \((\d+)\) beyond end of range \((\d+)\): (.*)$`)
+	cronNumberRE   = regexp.MustCompile(`^failed to parse int from (.*?): `)
+)
+
+// cronError rewrites an error of robfig/cron for a five-field expression
+// so that it names the field at fault and the valid ranges; other errors
+// (the number of fields, descriptors) are returned as they are.
+func cronError(spec string, err error) error {
+	fields := strings.Fields(spec)
+	if strings.HasPrefix(spec, "@") || len(fields) != len(cronFields) {
+		return err
+	}
+	for i, f := range fields {
+		// Each field parses on its own: try it with the others "*".
+		probe := []string{"*", "*", "*", "*", "*"}
+		probe[i] = f
+		_, ferr := cron.ParseStandard(strings.Join(probe, " "))
+		if ferr == nil {
+			continue
+		}
+		return fmt.Errorf("%q: %s field: %s (%s)", spec, cronFields[i].name, cronProblem(i, f, ferr.Error()), cronRanges)
+	}
+	return err
+}
+
+// cronProblem says what is wrong with field i, written f, given the
+// message robfig/cron has for it.
+func cronProblem(i int, f, msg string) string {
+	fd := cronFields[i]
+	if m := cronAboveRE.FindStringSubmatch(msg); m != nil {
+		if i == 4 && m[1] == "7" {
+			return "7 is above the maximum 6: Sunday is 0"
+		}
+		return fmt.Sprintf("%s is above the maximum %s", m[1], m[2])
+	}
+	if m := cronBelowRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s is below the minimum %s", m[1], m[2])
+	}
+	if m := cronBackwardRE.FindStringSubmatch(msg); m != nil {
+		start, _ := strconv.Atoi(m[1])
+		end, _ := strconv.Atoi(m[2])
+		if start > fd.max {
+			return fmt.Sprintf("%d is above the maximum %d", start, fd.max)
+		}
+		return fmt.Sprintf("the range %s ends before it starts: write it as %d-%d,%d-%d", m[3], start, fd.max, fd.min, end)
+	}
+	if m := cronNumberRE.FindStringSubmatch(msg); m != nil {
+		if m[1] == "" {
+			return fmt.Sprintf("%q: a number is missing", f)
+		}
+		if fd.named != "" {
+			return fmt.Sprintf("%q is not a number or a name such as %s", m[1], fd.named)
+		}
+		return fmt.Sprintf("%q is not a number", m[1])
+	}
+	switch {
+	case strings.HasPrefix(msg, "step of range should be a positive number"),
+		strings.HasPrefix(msg, "negative number"):
+		return fmt.Sprintf("%q: the step after / must be at least 1", f)
+	case strings.HasPrefix(msg, "too many hyphens"):
+		return fmt.Sprintf("%q: too many hyphens: write a range as 1-5", f)
+	case strings.HasPrefix(msg, "too many slashes"):
+		return fmt.Sprintf("%q: too many slashes: write a step as */15 or 0-30/10", f)
+	}
+	return msg
 }
 
 // loadLocation loads an IANA time zone; "" is refused rather than taken

@@ -1,9 +1,10 @@
 // Package logging builds vectord's process logger: lines for journald when
-// systemd captures its output, text on a terminal, JSON otherwise.
+// systemd captures its output, otherwise logfmt or JSON as configured.
 package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -105,6 +106,92 @@ func priority(l slog.Level) byte {
 	}
 }
 
+// Options are the settings of the configuration's log section.
+type Options struct {
+	// Format is "logfmt" (the default when empty) or "json". Under
+	// journald it is not used: records are written as [JournalHandler]
+	// writes them.
+	Format string
+	// Level is "debug", "info" (the default when empty), "warn" or
+	// "error": records below it are dropped.
+	Level string
+}
+
+// The formats of Options.Format.
+const (
+	formatLogfmt = "logfmt"
+	formatJSON   = "json"
+)
+
+// New returns the process logger writing to w (normally os.Stderr):
+//
+//   - journald, when getenv("JOURNAL_STREAM") names w as [NewLogger]
+//     describes: [JournalHandler], whatever o.Format says;
+//   - otherwise o.Format: "logfmt", slog's text handler (time=... level=INFO
+//     msg="backup stored" site=acme, values quoted when needed), or "json",
+//     slog's JSON handler, one object a line.
+//
+// In every format a time.Duration value is written as its String ("5m0s",
+// "1m30.5s"), not as a number of nanoseconds. Records below o.Level are
+// dropped. New returns an error naming the value for an unknown format or
+// level. A nil getenv reads the process environment.
+//
+// The logger writes what it is given: keeping tokens and presigned URLs'
+// query strings out of records is the callers' job.
+func New(w io.Writer, o Options, getenv func(string) string) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	if o.Level != "" {
+		l, err := ParseLevel(o.Level)
+		if err != nil {
+			return nil, err
+		}
+		level = l
+	}
+	format := o.Format
+	if format == "" {
+		format = formatLogfmt
+	}
+	if format != formatLogfmt && format != formatJSON {
+		return nil, fmt.Errorf("unknown log format %q: use %s or %s", o.Format, formatLogfmt, formatJSON)
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if toJournal(w, getenv("JOURNAL_STREAM")) {
+		return slog.New(JournalHandler(w, level)), nil
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}
+	if format == formatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// ParseLevel parses a configured log level: "debug", "info", "warn" or
+// "error", as written in the configuration (lowercase).
+func ParseLevel(s string) (slog.Level, error) {
+	switch s {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown log level %q: use debug, info, warn or error", s)
+}
+
+// durationString is a ReplaceAttr that writes durations as their String:
+// slog's JSON handler would write nanoseconds.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
 // NewLogger returns the process logger writing to w (normally os.Stderr)
 // at level and above. It picks the format from where w goes:
 //
@@ -115,12 +202,13 @@ func priority(l slog.Level) byte {
 //   - a terminal: slog's text handler;
 //   - anything else (a file, a pipe to a log shipper): slog's JSON handler.
 //
-// A nil env reads the process environment.
+// Durations are written as in [New]. A nil env reads the process
+// environment. [New] takes the configured format instead.
 func NewLogger(w io.Writer, level slog.Level, env func(string) string) *slog.Logger {
 	if env == nil {
 		env = os.Getenv
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}
 	switch {
 	case toJournal(w, env("JOURNAL_STREAM")):
 		return slog.New(JournalHandler(w, level))

@@ -38,23 +38,40 @@ func TestNewLoggerChecksJournalStream(t *testing.T) {
 		{"malformed", "not-a-stream", false},
 		{"unset", "", false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := f.Truncate(0); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.Seek(0, 0); err != nil {
-				t.Fatal(err)
-			}
-			logging.NewLogger(f, slog.LevelInfo, env(map[string]string{"JOURNAL_STREAM": tt.stream})).Warn("x")
-			out, err := os.ReadFile(f.Name())
+	constructors := []struct {
+		name string
+		new  func(getenv func(string) string) *slog.Logger
+	}{
+		{"NewLogger", func(getenv func(string) string) *slog.Logger {
+			return logging.NewLogger(f, slog.LevelInfo, getenv)
+		}},
+		{"New", func(getenv func(string) string) *slog.Logger {
+			l, err := logging.New(f, logging.Options{Format: "json", Level: "info"}, getenv)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.HasPrefix(string(out), "<4>"); got != tt.wantJournal {
-				t.Errorf("JOURNAL_STREAM=%q wrote %q; journal format = %v, want %v", tt.stream, out, got, tt.wantJournal)
-			}
-		})
+			return l
+		}},
+	}
+	for _, c := range constructors {
+		for _, tt := range tests {
+			t.Run(c.name+" "+tt.name, func(t *testing.T) {
+				if err := f.Truncate(0); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.Seek(0, 0); err != nil {
+					t.Fatal(err)
+				}
+				c.new(env(map[string]string{"JOURNAL_STREAM": tt.stream})).Warn("x")
+				out, err := os.ReadFile(f.Name())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.HasPrefix(string(out), "<4>"); got != tt.wantJournal {
+					t.Errorf("JOURNAL_STREAM=%q wrote %q; journal format = %v, want %v", tt.stream, out, got, tt.wantJournal)
+				}
+			})
+		}
 	}
 }
 
@@ -63,6 +80,21 @@ func TestNewLoggerOnTerminalIsText(t *testing.T) {
 	l := logging.NewLogger(tty, slog.LevelInfo, env(nil))
 	if _, ok := l.Handler().(*slog.TextHandler); !ok {
 		t.Errorf("on a terminal NewLogger uses %T, want *slog.TextHandler", l.Handler())
+	}
+}
+
+// TestNewOnTerminalFollowsFormat checks that the configured format applies
+// on a terminal too.
+func TestNewOnTerminalFollowsFormat(t *testing.T) {
+	tty := openPTY(t)
+	for format, want := range map[string]string{"logfmt": "*slog.TextHandler", "json": "*slog.JSONHandler"} {
+		l, err := logging.New(tty, logging.Options{Format: format}, env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%T", l.Handler()); got != want {
+			t.Errorf("on a terminal New with format %s uses %s, want %s", format, got, want)
+		}
 	}
 }
 

@@ -138,7 +138,7 @@ func TestNewLoggerFormats(t *testing.T) {
 		check func(t *testing.T, out string)
 	}{
 		{"journald", map[string]string{"JOURNAL_STREAM": "8:12345"}, func(t *testing.T, out string) {
-			if want := "<6>level=INFO msg=\"backup stored\" site=acme\n"; out != want {
+			if want := "<6>level=INFO msg=\"backup stored\" site=acme duration=1m30s\n"; out != want {
 				t.Errorf("under journald: %q, want %q", out, want)
 			}
 		}},
@@ -147,12 +147,15 @@ func TestNewLoggerFormats(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &rec); err != nil || rec["msg"] != "backup stored" || rec["site"] != "acme" || rec["time"] == nil {
 				t.Errorf("outside journald and a terminal: %q (%v), want a JSON record with time", out, err)
 			}
+			if rec["duration"] != "1m30s" {
+				t.Errorf("outside journald and a terminal: duration %#v, want \"1m30s\"", rec["duration"])
+			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			logging.NewLogger(&buf, slog.LevelInfo, env(tt.env)).Info("backup stored", "site", "acme")
+			logging.NewLogger(&buf, slog.LevelInfo, env(tt.env)).Info("backup stored", "site", "acme", "duration", 90*time.Second)
 			tt.check(t, buf.String())
 		})
 	}
