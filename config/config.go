@@ -139,7 +139,10 @@ type Defaults struct {
 	Timezone      string // IANA name, e.g. "UTC" or "Europe/Berlin"
 	Jitter        time.Duration
 	ExportTimeout time.Duration
-	Retention     Retention
+	// Source is how backups are made (CONTRACT §9): "export", "backup" or
+	// "mirror"; "" picks per environment (see Environment.Source).
+	Source    string
+	Retention Retention
 }
 
 // Retention is a retention policy (CONTRACT §5).
@@ -183,6 +186,7 @@ type EnvironmentConfig struct {
 	Timezone      string
 	Jitter        *time.Duration
 	ExportTimeout *time.Duration
+	Source        string // "" inherits defaults.source
 	Retention     *RetentionOverride
 }
 
@@ -202,7 +206,18 @@ type Environment struct {
 	Jitter        time.Duration
 	ExportTimeout time.Duration
 	Retention     Retention
+	// Source is how its backups are made: SourceExport, SourceBackup or
+	// SourceMirror (CONTRACT §9). Unset, it is backup for an environment
+	// with an id under api.routes: openapi, else export.
+	Source string
 }
+
+// Sources of backups (CONTRACT §9).
+const (
+	SourceExport = "export"
+	SourceBackup = "backup"
+	SourceMirror = "mirror"
+)
 
 // DevelopmentName is the name of the environment a site without
 // environments gets, and the one chosen when a site has several.
@@ -322,7 +337,16 @@ func (c *Config) resolve(s Site, e EnvironmentConfig) Environment {
 		Schedule:      cmpOr(e.Schedule, d.Schedule),
 		Jitter:        deref(e.Jitter, d.Jitter),
 		ExportTimeout: deref(e.ExportTimeout, d.ExportTimeout),
+		Source:        cmpOr(e.Source, d.Source),
 		Retention:     d.Retention.merge(e.Retention),
+	}
+	if r.Source == "" {
+		// The openapi route set has no environment export: an
+		// environment database is backed up through the Backups API.
+		r.Source = SourceExport
+		if c.API.Routes == "openapi" && e.ID != "" {
+			r.Source = SourceBackup
+		}
 	}
 	tz := cmpOr(e.Timezone, d.Timezone)
 	if loc, err := loadLocation(tz); err == nil {

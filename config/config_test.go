@@ -411,11 +411,11 @@ sites:
 	overridden.KeepWithin = 48 * time.Hour
 	want := []Environment{
 		{Site: "acme", Name: "development", SiteID: "1", Schedule: "30 3 * * *", Location: berlin,
-			Jitter: 10 * time.Minute, ExportTimeout: time.Hour, Retention: inherited},
+			Jitter: 10 * time.Minute, ExportTimeout: time.Hour, Retention: inherited, Source: SourceExport},
 		{Site: "acme", Name: "production", SiteID: "1", EnvironmentID: "10", Schedule: "@hourly", Location: newYork,
-			Jitter: 0, ExportTimeout: 3 * time.Hour, Retention: overridden},
+			Jitter: 0, ExportTimeout: 3 * time.Hour, Retention: overridden, Source: SourceExport},
 		{Site: "blog", Name: "development", SiteID: "2", Schedule: "30 3 * * *", Location: berlin,
-			Jitter: 10 * time.Minute, ExportTimeout: time.Hour, Retention: inherited},
+			Jitter: 10 * time.Minute, ExportTimeout: time.Hour, Retention: inherited, Source: SourceExport},
 	}
 	got := c.Environments()
 	for i := range got {
@@ -705,5 +705,54 @@ func TestAliasBomb(t *testing.T) {
 	_, err := Parse([]byte(b.String()), "config.yaml", nil)
 	if want := "config.yaml: document too large once its aliases are expanded, or an alias refers to its own anchor"; err == nil || err.Error() != want {
 		t.Errorf("Parse = %v, want %s", err, want)
+	}
+}
+
+// TestSourceDefaults: CONTRACT §9 — source export by default, backup for
+// an environment with an id under api.routes: openapi, the defaults and
+// the environment's own key winning in that order.
+func TestSourceDefaults(t *testing.T) {
+	c := mustParse(t, `api:
+  token: x
+  routes: openapi
+defaults:
+  source: mirror
+sites:
+  - name: acme
+    id: "1"
+    environments:
+      - name: development
+      - name: production
+        id: "10"
+        source: backup
+  - name: blog
+    id: "2"
+`, nil)
+	got := map[string]string{}
+	for _, e := range c.Environments() {
+		got[e.Site+"/"+e.Name] = e.Source
+	}
+	if got["acme/development"] != SourceMirror || got["acme/production"] != SourceBackup || got["blog/development"] != SourceMirror {
+		t.Errorf("sources = %v", got)
+	}
+	c = mustParse(t, `api:
+  token: x
+  routes: openapi
+sites:
+  - name: acme
+    id: "1"
+    environments:
+      - name: development
+      - name: production
+        id: "10"
+`, nil)
+	for _, e := range c.Environments() {
+		want := SourceExport
+		if e.EnvironmentID != "" {
+			want = SourceBackup
+		}
+		if e.Source != want {
+			t.Errorf("%s/%s source = %q, want %q", e.Site, e.Name, e.Source, want)
+		}
 	}
 }

@@ -573,6 +573,7 @@ func (d *decoder) defaults(path string, n *yaml.Node, def *Defaults) {
 		"timezone":       d.str(&def.Timezone),
 		"jitter":         d.duration(&def.Jitter),
 		"export_timeout": d.duration(&def.ExportTimeout),
+		"source":         d.str(&def.Source),
 		"retention": func(p string, v *yaml.Node) {
 			r := &def.Retention
 			d.mapping(p, v, map[string]field{
@@ -612,6 +613,7 @@ func (d *decoder) environment(path string, n *yaml.Node) EnvironmentConfig {
 		"timezone":       d.str(&e.Timezone),
 		"jitter":         d.optDuration(&e.Jitter),
 		"export_timeout": d.optDuration(&e.ExportTimeout),
+		"source":         d.str(&e.Source),
 		"retention": func(p string, v *yaml.Node) {
 			r := &RetentionOverride{}
 			e.Retention = r

@@ -162,7 +162,7 @@ sites:
         retention: {keep_last: -1}
 `), "config.yaml", nil)
 	want := `config.yaml: sites[0].environments[0] (acme/production).jitter: line 9: invalid duration "soon": use a Go duration such as 30s, 90m or 720h, or days such as 7d
-config.yaml: sites[0].environments[0] (acme/production).colour: line 10: unknown key (known keys: export_timeout, id, jitter, name, retention, schedule, timezone)
+config.yaml: sites[0].environments[0] (acme/production).colour: line 10: unknown key (known keys: export_timeout, id, jitter, name, retention, schedule, source, timezone)
 config.yaml: sites[0].environments[1].name: line 11: invalid name "Staging": use lowercase letters, digits, _ and -, starting with a letter or digit
 config.yaml: sites[0].environments[1].schedule: line 13: expected exactly 5 fields, found 4: [0 2 * *]
 config.yaml: sites[0].environments[2].name: line 14: missing

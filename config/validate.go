@@ -74,6 +74,9 @@ func (k *checker) validate(c *Config) {
 	k.schedule("defaults.schedule", d.Schedule, loc)
 	k.nonNegative("defaults.jitter", d.Jitter)
 	k.positive("defaults.export_timeout", d.ExportTimeout)
+	if d.Source != "" || k.written("defaults.source") {
+		k.source("defaults.source", d.Source)
+	}
 	r := d.Retention
 	k.retention("defaults.retention", &RetentionOverride{
 		KeepLast: &r.KeepLast, KeepHourly: &r.KeepHourly, KeepDaily: &r.KeepDaily,
@@ -433,8 +436,8 @@ func (k *checker) sites(c *Config, defaultLoc *time.Location) {
 				devEnv = e.Name
 			default:
 				k.id(ep+".id", e.ID, envIDs, "Vector environment id")
-				if c.API.Routes == "openapi" {
-					k.add(ep+".id", "environment databases are not supported with api.routes: openapi (it has no environment routes)")
+				if c.API.Routes == "openapi" && cmpOr(e.Source, c.Defaults.Source) == SourceExport {
+					k.add(ep+".source", "source export is not served for environment databases by api.routes: openapi (it has no environment export routes): use source: backup or mirror")
 				}
 			}
 			loc := defaultLoc
@@ -450,8 +453,20 @@ func (k *checker) sites(c *Config, defaultLoc *time.Location) {
 			if e.ExportTimeout != nil {
 				k.positive(ep+".export_timeout", *e.ExportTimeout)
 			}
+			if e.Source != "" || k.written(ep+".source") {
+				k.source(ep+".source", e.Source)
+			}
 			k.retention(ep+".retention", e.Retention)
 		}
+	}
+}
+
+// source checks a source name (CONTRACT §9).
+func (k *checker) source(path, s string) {
+	switch s {
+	case SourceExport, SourceBackup, SourceMirror:
+	default:
+		k.add(path, "unknown source %q: use export, backup or mirror", s)
 	}
 }
 
