@@ -36,7 +36,9 @@ type Job struct {
 	Trigger           string    `json:"trigger"`
 	Reason            string    `json:"reason"`
 	State             string    `json:"state"`
-	ExportID          string    `json:"export_id"`
+	ExportID          string    `json:"export_id"` // the export, or the platform backup's download
+	PlatformBackupID  string    `json:"platform_backup_id,omitempty"`
+	Source            string    `json:"source,omitempty"` // SourceExport (""), SourceBackup or SourceMirror
 	ExportRequestedAt time.Time `json:"export_requested_at,omitzero"`
 	URLExpiresAt      time.Time `json:"url_expires_at,omitzero"`
 	BytesDone         int64     `json:"bytes_done"`

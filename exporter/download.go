@@ -24,33 +24,36 @@ import (
 // zero (the server ignored a Range request, or the file changed under it).
 const maxRestarts = 2
 
-func (j *job) download(ctx context.Context, exp vectorapi.Export) (catalog.Record, error) {
+func (j *job) download(ctx context.Context, art artifact) (catalog.Record, error) {
 	if g := j.e.Gate; g != nil {
-		release, err := g.Download(ctx, exp.ExpiresAt)
+		release, err := g.Download(ctx, art.expiresAt)
 		if err != nil {
 			return catalog.Record{}, err
 		}
 		defer release()
 	}
-	j.job.URLExpiresAt = exp.ExpiresAt
+	j.job.URLExpiresAt = art.expiresAt
 	if err := j.persist(ctx, StateDownloading); err != nil {
 		return catalog.Record{}, err
 	}
 	src := &resumer{
-		ctx: ctx, api: j.e.API, url: exp.DownloadURL, expiresAt: exp.ExpiresAt,
+		ctx: ctx, api: j.e.API, url: art.url, expiresAt: art.expiresAt,
 		total: -1, now: j.e.now, log: j.log,
 		refresh: func(ctx context.Context) (vectorapi.Export, error) {
-			fresh, err := j.e.API.ExportStatus(ctx, j.target, j.job.ExportID)
+			// A fresh status query of the same file: every byte offset
+			// stays valid.
+			cur := j.ref()
+			fresh, err := j.src.poll(ctx, j.target, cur)
 			switch {
-			case errors.Is(err, vectorapi.ErrNotFound):
-				return fresh, errExportGone
+			case errors.Is(err, errExportGone):
+				return vectorapi.Export{}, errExportGone
 			case err != nil:
-				return fresh, classifyAPI(ReasonAPI, fmt.Errorf("query export %s for a fresh URL: %w", j.job.ExportID, err))
-			case fresh.Status != "completed" || fresh.DownloadURL == "":
-				return fresh, errExportGone
+				return vectorapi.Export{}, classifyAPI(ReasonAPI, fmt.Errorf("query %s for a fresh URL: %w", j.src.name(cur), err))
+			case !fresh.done || fresh.ref != cur:
+				return vectorapi.Export{}, errExportGone
 			}
-			j.log.Info("download URL renewed", "export_id", j.job.ExportID, "expires_at", fresh.ExpiresAt)
-			return fresh, nil
+			j.log.Info("download URL renewed", "what", j.src.name(cur), "expires_at", fresh.expiresAt)
+			return vectorapi.Export{DownloadURL: fresh.url, ExpiresAt: fresh.expiresAt}, nil
 		},
 		onProgress: func(n, total int64) { j.progress("downloading", n, total) },
 	}
@@ -119,11 +122,14 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 	if gzipped {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return catalog.Record{}, verifyOrSource(err, "read gzip header of export %s", j.job.ExportID)
+			return catalog.Record{}, verifyOrSource(err, "read gzip header of %s", j.src.name(j.ref()))
 		}
 		defer gz.Close()
 		plain = gz
 	}
+	// The SQL dump itself: the export's file, or the one dump member of a
+	// platform backup's archive (constant memory either way).
+	plain = j.src.sql(plain)
 	hash := sha256.New()
 	check := dump.NewChecker()
 	size, err := io.CopyBuffer(io.MultiWriter(hash, check, cw), plain, make([]byte, 256<<10))
@@ -158,7 +164,7 @@ func (j *job) transfer(ctx context.Context, src *resumer) (catalog.Record, error
 	rec := catalog.Record{
 		ID: j.job.BackupID, Site: j.req.Site, Environment: j.req.Environment,
 		SiteID: j.req.SiteID, EnvironmentID: j.req.EnvironmentID, ExportID: j.job.ExportID,
-		Source:  catalog.SourceExport,
+		Source: j.src.kind(), PlatformBackupID: j.job.PlatformBackupID,
 		Trigger: j.req.Trigger, Reason: j.req.Reason,
 		StartedAt: j.started.UTC(), SizeBytes: size, SHA256: hex.EncodeToString(hash.Sum(nil)),
 		StoredBytes: stored.n, Compression: string(j.e.Codec),

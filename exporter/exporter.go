@@ -72,7 +72,10 @@ type Progress struct {
 // one Exporter serves any number of concurrent jobs (of different
 // environments).
 type Exporter struct {
-	API     API
+	API API
+	// Backups serves the sources backup and mirror (CONTRACT §9); nil
+	// refuses them.
+	Backups BackupAPI
 	Catalog Catalog
 	// Targets receive every backup as it streams in; each must commit the
 	// file and its manifest before the backup is recorded.
@@ -110,9 +113,15 @@ type Request struct {
 	Reason                                   string
 	ExportTimeout                            time.Duration // from the export request to completed; default 2h
 
-	// ExportID resumes an export requested earlier (by a daemon that
-	// stopped): it is polled, not requested again.
+	// Source is catalog.SourceExport (also ""), SourceBackup or
+	// SourceMirror.
+	Source string
+	// ExportID resumes an export (or a platform backup's download)
+	// requested earlier, by a daemon that stopped: it is polled, not
+	// requested again. PlatformBackupID likewise resumes a platform backup;
+	// for a mirror job it is the platform backup to store.
 	ExportID          string
+	PlatformBackupID  string
 	ExportRequestedAt time.Time
 	// StartedAt is when a resumed job first started: it names the backup
 	// file, so a copy the stopped daemon committed but did not record is
@@ -144,6 +153,11 @@ const (
 // restarted daemon can resume the export instead of requesting another.
 func (e *Exporter) Run(ctx context.Context, req Request) (catalog.Record, error) {
 	j := e.newJob(req)
+	src, err := e.source(req)
+	if err != nil {
+		return catalog.Record{}, err
+	}
+	j.src = src
 	if err := j.persist(ctx, StateQueued); err != nil {
 		return catalog.Record{}, err
 	}
@@ -171,6 +185,28 @@ func (e *Exporter) Run(ctx context.Context, req Request) (catalog.Record, error)
 	return rec, nil
 }
 
+// source returns what a request's SQL comes from.
+func (e *Exporter) source(req Request) (source, error) {
+	switch req.Source {
+	case "", catalog.SourceExport:
+		return exportSource{api: e.API}, nil
+	case catalog.SourceBackup, catalog.SourceMirror:
+		if e.Backups == nil {
+			return nil, fail(ReasonAPI, "source %s: this vectord has no client for the Backups API", req.Source)
+		}
+		if req.Source == catalog.SourceMirror && req.PlatformBackupID == "" {
+			return nil, fail(ReasonAPI, "source mirror: no platform backup named")
+		}
+		return backupSource{api: e.Backups, mirror: req.Source == catalog.SourceMirror}, nil
+	}
+	return nil, fail(ReasonAPI, "unknown source %q: want export, backup or mirror", req.Source)
+}
+
+// ref is what the job downloads, as persisted.
+func (j *job) ref() ref { return ref{exportID: j.job.ExportID, backupID: j.job.PlatformBackupID} }
+
+func (j *job) setRef(r ref) { j.job.ExportID, j.job.PlatformBackupID = r.exportID, r.backupID }
+
 // key is the storage key of the job's backup file.
 func (j *job) key() string {
 	return storage.BackupKey(j.req.Site, j.req.Environment, j.started, j.job.ExportID, j.e.Codec.Ext())
@@ -178,6 +214,7 @@ func (j *job) key() string {
 
 type job struct {
 	e       *Exporter
+	src     source
 	req     Request
 	job     catalog.Job
 	target  vectorapi.Target
@@ -208,7 +245,8 @@ func (e *Exporter) newJob(req Request) *job {
 			SiteID: req.SiteID, EnvironmentID: req.EnvironmentID,
 			Trigger: req.Trigger, Reason: req.Reason,
 			ExportID: req.ExportID, ExportRequestedAt: req.ExportRequestedAt,
-			BackupID:  req.BackupID,
+			PlatformBackupID: req.PlatformBackupID, Source: req.Source,
+			BackupID: req.BackupID,
 			CreatedAt: now,
 		},
 		target:  vectorapi.Target{SiteID: req.SiteID, EnvironmentID: req.EnvironmentID},
@@ -248,45 +286,49 @@ func (j *job) progress(phase string, n, total int64) {
 const maxFreshExports = 1
 
 func (j *job) run(ctx context.Context) (catalog.Record, error) {
-	fresh := 0
+	fresh, maxFresh := 0, maxFreshExports
+	if j.src.kind() == catalog.SourceMirror {
+		maxFresh = 0 // a mirror stores what the platform has; it never asks for a new backup
+	}
 	for {
 		release := func() {}
-		if j.job.ExportID == "" {
+		if r := j.ref(); r.exportID == "" && r.backupID == "" {
 			var err error
 			if release, err = j.requestExport(ctx); err != nil {
 				return catalog.Record{}, err
 			}
 		} else {
-			j.log.Info("resuming export", "export_id", j.job.ExportID)
+			j.log.Info("resuming", "source", j.src.kind(), "what", j.src.name(r))
 		}
-		exp, err := j.waitCompleted(ctx)
+		art, err := j.waitCompleted(ctx)
 		release() // the export slot is held while the export runs at the API
 		if err == nil {
 			var rec catalog.Record
-			rec, err = j.download(ctx, exp)
+			rec, err = j.download(ctx, art)
 			if err == nil {
 				return rec, nil
 			}
 		}
-		if !errors.Is(err, errExportGone) || fresh >= maxFreshExports {
+		if !errors.Is(err, errExportGone) || fresh >= maxFresh {
 			return catalog.Record{}, err
 		}
 		fresh++
-		j.log.Warn("export file no longer available; requesting a fresh export", "export_id", j.job.ExportID)
-		// A copy committed under the old export's name (by a process that
-		// stopped before recording it) is never recorded now.
+		j.log.Warn("file no longer available; requesting a fresh one", "what", j.src.name(j.ref()))
+		// A copy committed under the old name (by a process that stopped
+		// before recording it) is never recorded now.
 		j.removeStored(j.key())
-		j.job.ExportID = ""
+		j.setRef(ref{})
 	}
 }
 
 // errExportGone: the export's file can no longer be downloaded (its URL
 // expired and a fresh status query gave none), so only a new export helps.
-var errExportGone = &Error{Reason: ReasonURLExpired, Err: errors.New("the export's download URL expired and the API offers no fresh one")}
+var errExportGone = &Error{Reason: ReasonURLExpired, Err: errors.New("the download URL expired and the API offers no fresh one")}
 
-// requestExport sends the export request once the gate admits it. The
+// requestExport sends the request for a new artifact (an export, a
+// platform backup: a database operation) once the gate admits it. The
 // returned release frees the gate's export slot: the caller holds it until
-// the export completes at the API.
+// the artifact is ready at the API.
 func (j *job) requestExport(ctx context.Context) (func(), error) {
 	j.progress("exporting", 0, -1)
 	if sc := j.e.SpaceCheck; sc != nil {
@@ -334,22 +376,21 @@ func (j *job) requestExport(ctx context.Context) (func(), error) {
 }
 
 func (j *job) startExport(ctx context.Context) error {
-	exp, err := j.e.API.StartExport(ctx, j.target)
+	r, err := j.src.start(ctx, j.target, j.req.Trigger)
 	if err != nil {
-		return classifyAPI(ReasonAPI, fmt.Errorf("request export of site %s: %w", j.req.Site, err))
+		return classifyAPI(ReasonAPI, fmt.Errorf("request %s of site %s: %w", j.src.kind(), j.req.Site, err))
 	}
-	if exp.ID == "" {
-		return fail(ReasonAPI, "request export of site %s: the API answered without an export id", j.req.Site)
-	}
-	j.job.ExportID = exp.ID
+	j.setRef(r)
 	j.job.ExportRequestedAt = j.e.now()
-	j.log.Info("export requested", "export_id", exp.ID)
+	j.log.Info("export requested", "source", j.src.kind(), "export_id", r.exportID, "platform_backup_id", r.backupID)
 	return j.persist(ctx, StateExporting)
 }
 
-// waitCompleted polls the export until it completes, fails, or outlives the
-// export timeout, backing off from PollInterval to PollMaxInterval.
-func (j *job) waitCompleted(ctx context.Context) (vectorapi.Export, error) {
+// waitCompleted polls the artifact until it can be downloaded, fails, or
+// outlives the export timeout, backing off from PollInterval to
+// PollMaxInterval. A poll that advances the artifact (a platform backup
+// completed and a download of it was created) is persisted at once.
+func (j *job) waitCompleted(ctx context.Context) (artifact, error) {
 	j.progress("waiting", 0, -1)
 	interval, maxInterval := j.e.PollInterval, j.e.PollMaxInterval
 	if interval <= 0 {
@@ -363,49 +404,52 @@ func (j *job) waitCompleted(ctx context.Context) (vectorapi.Export, error) {
 		requested = j.e.now()
 	}
 	deadline := requested.Add(j.req.ExportTimeout)
-	id := j.job.ExportID
 	for {
-		exp, err := j.e.API.ExportStatus(ctx, j.target, id)
-		if errors.Is(err, vectorapi.ErrNotFound) {
-			return exp, errExportGone
+		cur := j.ref()
+		name := j.src.name(cur)
+		a, err := j.src.poll(ctx, j.target, cur)
+		if errors.Is(err, errExportGone) {
+			return a, errExportGone
 		}
 		if err != nil {
-			// The export runs on at the API whatever happens to one
+			// The artifact is made at the API whatever happens to one
 			// status query: keep polling until export_timeout, unless the
 			// token is refused or ctx ends.
 			if errors.Is(err, vectorapi.ErrUnauthorized) || ctx.Err() != nil || !j.e.now().Add(interval).Before(deadline) {
-				return exp, classifyAPI(ReasonAPI, fmt.Errorf("query export %s: %w", id, err))
+				return a, classifyAPI(ReasonAPI, fmt.Errorf("query %s: %w", name, err))
 			}
-			j.log.Warn("export status query failed; polling again", "export_id", id, "error", err)
+			j.log.Warn("status query failed; polling again", "what", name, "error", err)
 			if err := sleep(ctx, interval); err != nil {
-				return exp, err
+				return a, err
 			}
 			interval = min(interval*2, maxInterval)
 			continue
 		}
-		switch exp.Status {
-		case "completed":
-			if exp.DownloadURL == "" {
-				return exp, errExportGone
+		if a.ref != cur {
+			j.setRef(a.ref)
+			if err := j.persist(ctx, StateExporting); err != nil {
+				return a, err
 			}
+			if a.ref.exportID != "" && !a.done {
+				j.log.Info("backup completed; download requested", "platform_backup_id", a.ref.backupID, "export_id", a.ref.exportID)
+				continue // poll the new download at once
+			}
+		}
+		switch {
+		case a.done:
 			if o := j.e.Observer; o != nil {
 				o.ObservePhase("export", j.e.now().Sub(requested))
 			}
-			j.log.Info("export completed", "export_id", id, "expires_at", exp.ExpiresAt)
-			return exp, nil
-		case "failed":
-			msg := exp.ErrorMessage
-			if msg == "" {
-				msg = "no reason given"
-			}
-			return exp, fail(ReasonExportFailed, "export %s of site %s failed: %s", id, j.req.Site, msg)
+			j.log.Info("export completed", "what", j.src.name(a.ref), "expires_at", a.expiresAt)
+			return a, nil
+		case a.failed != "":
+			return a, fail(ReasonExportFailed, "%s of site %s failed: %s", j.src.name(a.ref), j.req.Site, a.failed)
 		}
-		now := j.e.now()
-		if !now.Add(interval).Before(deadline) {
-			return exp, fail(ReasonExportTimeout, "export %s of site %s not completed after %s (export_timeout)", id, j.req.Site, j.req.ExportTimeout)
+		if !j.e.now().Add(interval).Before(deadline) {
+			return a, fail(ReasonExportTimeout, "%s of site %s not completed after %s (export_timeout)", j.src.name(a.ref), j.req.Site, j.req.ExportTimeout)
 		}
 		if err := sleep(ctx, interval); err != nil {
-			return exp, err
+			return a, err
 		}
 		interval = min(interval*2, maxInterval)
 	}

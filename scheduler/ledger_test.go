@@ -265,3 +265,45 @@ func TestJobWaitingAfterA429SaysUntilWhen(t *testing.T) {
 		}
 	})
 }
+
+// TestFreeEnvironmentsSpendNoAdmission: a mirror environment's job starts
+// while the budget admits nothing, and takes no admission.
+func TestFreeEnvironmentsSpendNoAdmission(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan Job, 1)
+		e := env(t, "acme", "production", "@every 24h", 0)
+		e.Free = true
+		s, err := New(Options{Envs: []Env{e}, DBOpsPerHour: 1, Exports: 1, Downloads: 1,
+			RecentOperations: []time.Time{time.Now()}, // the hour's budget is spent
+			Runner: func(ctx context.Context, j Job, _ func(string)) (string, error) {
+				started <- j
+				return "backup-1", nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		id, err := s.Submit("acme", "production", catalog.TriggerManual, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case <-started:
+		default:
+			t.Fatal("a free job waited for the budget")
+		}
+		synctest.Wait()
+		if st, _ := s.Status(id); st.State != catalog.JobSucceeded {
+			t.Errorf("status = %+v", st)
+		}
+		if b := s.Budget(time.Now()); b.Remaining != 0 {
+			t.Errorf("budget = %+v", b)
+		}
+		stop()
+		<-done
+		s.Shutdown(context.Background())
+	})
+}

@@ -57,6 +57,10 @@ type Job struct {
 	// not requested again.
 	ExportID          string
 	ExportRequestedAt time.Time
+	// PlatformBackupID is set instead of (or with) ExportID for a resumed
+	// job of a platform backup (CONTRACT §9) whose download was not yet
+	// requested.
+	PlatformBackupID string
 }
 
 // Env is one environment's schedule.
@@ -65,6 +69,10 @@ type Env struct {
 	Schedule   cron.Schedule  // required
 	Location   *time.Location // the schedule's time zone; nil is UTC
 	Jitter     time.Duration  // runs are delayed by Offset(Site, Name, Jitter)
+	// Free marks an environment whose jobs spend no database operation
+	// (source mirror: they download backups the platform took): they start
+	// without an export admission, as resumed jobs do.
+	Free bool
 }
 
 // Runner runs one job and returns the catalog id of the backup it stored.
@@ -172,6 +180,7 @@ type job struct {
 	prio   int
 	seq    uint64
 	resume bool
+	free   bool // starts without an export admission (Env.Free)
 	ticket bool // holds an export admission not yet handed to the runner
 
 	state      string
@@ -508,6 +517,9 @@ func (s *Scheduler) enqueueLocked(k envKey, trigger, reason string, now time.Tim
 		queuedAt: now,
 		done:     make(chan struct{}),
 	}
+	if e := s.envs[k]; e != nil {
+		j.free = e.cfg.Free
+	}
 	s.addLocked(k, j)
 	return j
 }
@@ -577,7 +589,7 @@ func (s *Scheduler) Submit(site, env, trigger, reason string) (string, error) {
 // ErrUnknownEnvironment or ErrShuttingDown, or one saying the job is incomplete
 // or already known.
 func (s *Scheduler) Resume(r Job) error {
-	if r.ID == "" || r.ExportID == "" {
+	if r.ID == "" || (r.ExportID == "" && r.PlatformBackupID == "") {
 		return fmt.Errorf("resume job %q of %s/%s: no job id or export id", r.ID, r.Site, r.Environment)
 	}
 	if !validTrigger(r.Trigger) {
@@ -682,7 +694,7 @@ func (s *Scheduler) pumpLocked(now time.Time) (wake time.Time) {
 	defer s.observeLocked()
 	if s.dispatching {
 		for _, j := range slices.Clone(s.pending) {
-			if j.resume && s.active[envKey{j.Site, j.Environment}].running == nil {
+			if (j.resume || j.free) && s.active[envKey{j.Site, j.Environment}].running == nil {
 				s.startLocked(j, now)
 			}
 		}
@@ -737,7 +749,7 @@ func (s *Scheduler) bestExportLocked() (*job, *waiter) {
 	}
 	if s.dispatching {
 		for _, j := range s.pending {
-			if j.resume || s.active[envKey{j.Site, j.Environment}].running != nil {
+			if j.resume || j.free || s.active[envKey{j.Site, j.Environment}].running != nil {
 				continue
 			}
 			if better(j.prio, j.seq) {
@@ -975,7 +987,7 @@ func (s *Scheduler) positionLocked(j *job, now time.Time) (int, time.Time) {
 	var q []cand
 	found := false
 	for _, p := range s.pending {
-		if !p.resume {
+		if !p.resume && !p.free {
 			q = append(q, cand{p.prio, p.seq, p == j})
 			found = found || p == j
 		}

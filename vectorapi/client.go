@@ -19,7 +19,8 @@ const (
 	// RoutesDocumented selects the routes of the product documentation.
 	RoutesDocumented = "documented"
 	// RoutesOpenAPI selects the routes of the API's OpenAPI description:
-	// no direct import, no environment routes.
+	// no direct import, no environment routes. Both sets serve the
+	// Backups API, sites and environments at the same paths.
 	RoutesOpenAPI = "openapi"
 )
 
@@ -68,8 +69,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Observe, if set, is called once per HTTP attempt with the operation
 	// ("export", "export_status", "import_create", "import_upload",
-	// "import_run", "import_status", "import_direct", "download") and the
-	// status code ("200", "429", ...) or "error" for a network failure.
+	// "import_run", "import_status", "import_direct", "download",
+	// "backup_create", "backup_status", "backup_list",
+	// "backup_download_create", "backup_download_status", "sites",
+	// "environments", "probe") and the status code ("200", "429", ...) or
+	// "error" for a network failure.
 	Observe func(op string, code string)
 	// MaxRetries is how many times a failed request is retried (5xx,
 	// network errors, 429); default 4; negative disables retries.
@@ -85,7 +89,9 @@ type Options struct {
 	MaxRateLimitWait time.Duration
 
 	// BeforeRetry, if set, is called before a database-operation request
-	// (export, import) is sent again after a failed attempt: each attempt
+	// (export, import, backup creation) is sent again after a failed
+	// attempt, with its operation name ("export", "import_create",
+	// "import_direct", "backup_create"): each attempt
 	// spends the account's budget, so the caller writes it to its ledger
 	// first (CONTRACT §6). An error from it ends the retries.
 	BeforeRetry func(ctx context.Context, op string) error

@@ -406,6 +406,14 @@ var nonIdempotent = []struct {
 		_, err := c.ImportDirect(ctx, site, "db.sql", strings.NewReader("SELECT 1;"), 9)
 		return err
 	}},
+	{"backup_create", func(ctx context.Context, c *Client) error {
+		_, err := c.CreateBackup(ctx, Target{SiteID: "12345", EnvironmentID: "67890"}, "vectord schedule")
+		return err
+	}},
+	{"backup_download_create", func(ctx context.Context, c *Client) error {
+		_, err := c.CreateBackupDownload(ctx, "bkp_1")
+		return err
+	}},
 }
 
 // TestWorkIsNotStartedTwice: a request that starts an export or import is

@@ -16,16 +16,18 @@ var (
 	// call). Not retried.
 	ErrUnauthorized = errors.New("the API token was rejected")
 	// ErrNotFound: the API or the storage behind a presigned URL answered
-	// 404 (unknown site, export, import or object).
+	// 404 (unknown site, export, import, backup, backup download or
+	// object).
 	ErrNotFound = errors.New("not found")
 	// ErrRateLimited: the API answered 429 and the client did not (or could
 	// no longer) wait; the *Error carries RetryAfter when the API said.
 	ErrRateLimited = errors.New("rate limited by the API")
 	// ErrExportUncertain: a request that starts work at the API (an export,
-	// an import session, an import run, a direct import) may have been
-	// carried out but its answer was lost (timeout, connection reset, 502,
-	// 504). It was not re-sent, so that a second export or import is not
-	// started; query the state (or wait) before trying again.
+	// an import session, an import run, a direct import, a platform
+	// backup, a backup download) may have been carried out but its answer
+	// was lost (timeout, connection reset, 502, 504). It was not re-sent,
+	// so that the work is not started twice; query the state (or wait)
+	// before trying again.
 	ErrExportUncertain = errors.New("the request may have been carried out; not re-sent to avoid doing it twice")
 	// ErrURLExpired: a presigned URL was refused (HTTP 403, S3's
 	// AccessDenied or "Request has expired"). Ask the API for a fresh URL.

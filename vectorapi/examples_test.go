@@ -32,6 +32,30 @@ var exampleCalls = map[string]func(context.Context, *Client, Target) (any, error
 	"import_status": func(ctx context.Context, c *Client, t Target) (any, error) {
 		return c.ImportStatus(ctx, t, "01jfgxk4nqrst5vwx9yz0abcdh")
 	},
+	"backup_create": func(ctx context.Context, c *Client, t Target) (any, error) {
+		return c.CreateBackup(ctx, t, "Pre-deployment backup")
+	},
+	"backup_list": func(ctx context.Context, c *Client, t Target) (any, error) {
+		return c.ListBackups(ctx, t)
+	},
+	"backup_status": func(ctx context.Context, c *Client, t Target) (any, error) {
+		return c.Backup(ctx, "01jfgxk4nqrst5vwx9yz0abcdg")
+	},
+	"backup_download_create": func(ctx context.Context, c *Client, t Target) (any, error) {
+		return c.CreateBackupDownload(ctx, "01jfgxk4nqrst5vwx9yz0abcdg")
+	},
+	"backup_download_status": func(ctx context.Context, c *Client, t Target) (any, error) {
+		return c.BackupDownload(ctx, "01jfgxk4nqrst5vwx9yz0abcdg", "01jfgxk4nqrst5vwx9yz0abcdh")
+	},
+	// The sites example embeds each site's environments: no /environments.
+	"sites": func(ctx context.Context, c *Client, t Target) (any, error) {
+		return c.Sites(ctx)
+	},
+	// The fake's /sites answers a site without its environments, which
+	// Sites then reads from the environments example.
+	"environments": func(ctx context.Context, c *Client, t Target) (any, error) {
+		return c.Sites(ctx)
+	},
 }
 
 func utc(s string) time.Time {
@@ -90,6 +114,62 @@ var exampleCases = map[string]struct {
 	"openapi/import_status_401.json":         {wantIs: ErrUnauthorized, wantErr: "(HTTP 401)"},
 	"openapi/import_status_403.json":         {wantIs: ErrUnauthorized, wantErr: "(HTTP 403)"},
 	"openapi/import_status_404.json":         {wantIs: ErrNotFound, wantErr: "import status: HTTP 404: Import not found"},
+
+	"openapi/backup_create_202.json": {want: Backup{
+		// The example answers scope "full" to whatever was asked.
+		ID: "01jfgxk4nqrst5vwx9yz0abcdg", Status: "pending", Scope: "full", Type: "manual",
+		SiteID: "01jfgxk4nqrst5vwx9yz0abcde", Description: "Pre-deployment backup", SizeBytes: -1,
+		CreatedAt: utc("2025-01-15T12:00:00Z"),
+	}},
+	"openapi/backup_create_401.json": {wantIs: ErrUnauthorized, wantErr: "create backup: the API token was rejected (HTTP 401)"},
+	"openapi/backup_create_403.json": {wantIs: ErrUnauthorized, wantErr: "(HTTP 403)"},
+	"openapi/backup_create_422.json": {wantErr: "create backup: HTTP 422: Validation failed (site_id: Either a site ID or environment ID is required.)"},
+	"openapi/backup_list_200.json": {want: []Backup{{
+		ID: "01jfgxk4nqrst5vwx9yz0abcdg", Status: "completed", Scope: "full", Type: "manual",
+		SiteID: "01jfgxk4nqrst5vwx9yz0abcde", Description: "Pre-deployment backup", SizeBytes: -1,
+		CreatedAt: utc("2025-01-15T12:00:00Z"), CompletedAt: utc("2025-01-15T12:00:00Z"),
+	}}},
+	"openapi/backup_list_401.json": {wantIs: ErrUnauthorized, wantErr: "list backups: the API token was rejected (HTTP 401)"},
+	"openapi/backup_list_403.json": {wantIs: ErrUnauthorized, wantErr: "(HTTP 403)"},
+	"openapi/backup_status_200.json": {want: Backup{
+		ID: "01jfgxk4nqrst5vwx9yz0abcdg", Status: "completed", Scope: "full", Type: "manual",
+		SiteID: "01jfgxk4nqrst5vwx9yz0abcde", Description: "Pre-deployment backup", SizeBytes: -1,
+		CreatedAt: utc("2025-01-15T12:00:00Z"), CompletedAt: utc("2025-01-15T12:00:00Z"),
+	}},
+	"openapi/backup_status_401.json": {wantIs: ErrUnauthorized, wantErr: "backup status: the API token was rejected (HTTP 401)"},
+	"openapi/backup_status_403.json": {wantIs: ErrUnauthorized, wantErr: "(HTTP 403)"},
+	"openapi/backup_status_404.json": {wantIs: ErrNotFound, wantErr: "backup status: HTTP 404: Backup not found"},
+	"openapi/backup_download_create_202.json": {want: BackupDownload{
+		ID: "01jfgxk4nqrst5vwx9yz0abcdh", BackupID: "01jfgxk4nqrst5vwx9yz0abcdg", Status: "pending", SizeBytes: -1,
+	}},
+	"openapi/backup_download_create_401.json": {wantIs: ErrUnauthorized, wantErr: "create backup download: the API token was rejected (HTTP 401)"},
+	"openapi/backup_download_create_403.json": {wantIs: ErrUnauthorized, wantErr: "(HTTP 403)"},
+	"openapi/backup_download_create_404.json": {wantIs: ErrNotFound, wantErr: "create backup download: HTTP 404: Backup not found"},
+	"openapi/backup_download_status_200_completed.json": {want: BackupDownload{
+		ID: "01jfgxk4nqrst5vwx9yz0abcdh", BackupID: "01jfgxk4nqrst5vwx9yz0abcdg", Status: "completed",
+		DownloadURL: "https://s3.amazonaws.com/bucket/backups/downloads/01jfgxk4nqrst5vwx9yz0abcdh.tar.gz?presigned=...",
+		ExpiresAt:   utc("2025-01-15T12:00:00Z"), SizeBytes: 52428800,
+	}},
+	"openapi/backup_download_status_200_pending.json": {want: BackupDownload{
+		ID: "01jfgxk4nqrst5vwx9yz0abcdh", BackupID: "01jfgxk4nqrst5vwx9yz0abcdg", Status: "processing", SizeBytes: -1,
+	}},
+	"openapi/backup_download_status_401.json": {wantIs: ErrUnauthorized, wantErr: "backup download status: the API token was rejected (HTTP 401)"},
+	"openapi/backup_download_status_403.json": {wantIs: ErrUnauthorized, wantErr: "(HTTP 403)"},
+	"openapi/backup_download_status_404.json": {wantIs: ErrNotFound, wantErr: "backup download status: HTTP 404: Backup download not found"},
+	"openapi/sites_200.json": {want: []Site{{
+		ID: "01jfgxk4nqrst5vwx9yz0abcde", Name: "cust_12345", Domain: "dev.wispy-dust.vectorpages.com",
+		Environments: []Environment{{ID: "01jfgxk4nqrst5vwx9yz0abcdg", Name: "production", SiteID: "01jfgxk4nqrst5vwx9yz0abcde"}},
+	}}},
+	"openapi/sites_401.json": {wantIs: ErrUnauthorized, wantErr: "list sites: the API token was rejected (HTTP 401)"},
+	"openapi/sites_403.json": {wantIs: ErrUnauthorized, wantErr: "(HTTP 403)"},
+	"openapi/sites_422.json": {wantErr: "list sites: HTTP 422: Validation failed (status: The status must be a valid site status.)"},
+	"openapi/environments_200.json": {want: []Site{{
+		ID: "01jfgxk4nqrst5vwx9yz0abcde", Name: "cust_12345",
+		Environments: []Environment{{ID: "01jfgxk4nqrst5vwx9yz0abcdg", Name: "production", SiteID: "01jfgxk4nqrst5vwx9yz0abcde"}},
+	}}},
+	"openapi/environments_401.json": {wantIs: ErrUnauthorized, wantErr: "list environments: the API token was rejected (HTTP 401)"},
+	"openapi/environments_403.json": {wantIs: ErrUnauthorized, wantErr: "(HTTP 403)"},
+	"openapi/environments_404.json": {wantIs: ErrNotFound, wantErr: "list environments: HTTP 404: Site not found"},
 
 	"documented/export_202.json": {want: Export{ID: "exp_xyz789", Status: "pending"}},
 	"documented/export_status_200_completed.json": {want: Export{

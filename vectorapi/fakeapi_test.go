@@ -3,6 +3,7 @@ package vectorapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -98,6 +99,13 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 		{"import_status", "GET " + base + "/sites/{site}/environments/{env}/database/import/{id}", f.importStatus},
 		{"import_status", "GET " + base + "/sites/{site}/imports/{id}", f.importStatus},
 		{"import_direct", "POST " + base + "/sites/{site}/database/import-direct", f.importDirect},
+		{"backup_create", "POST " + base + "/backups", f.createBackup},
+		{"backup_list", "GET " + base + "/backups", f.listBackups},
+		{"backup_status", "GET " + base + "/backups/{backup}", f.backupStatus},
+		{"backup_download_create", "POST " + base + "/backups/{backup}/downloads", f.createBackupDownload},
+		{"backup_download_status", "GET " + base + "/backups/{backup}/downloads/{download}", f.backupDownloadStatus},
+		{"sites", "GET " + base + "/sites", f.listSites},
+		{"environments", "GET " + base + "/environments", f.listEnvironments},
 		{"download", "GET /s3/exports/{file}", f.s3Get},
 		{"import_upload", "PUT /s3/imports/{file}", f.s3Put},
 	} {
@@ -281,6 +289,50 @@ func (f *fakeAPI) importDirect(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusAccepted, `{"data":{"import_id":"imp_d","status":"processing"}}`)
+}
+
+func (f *fakeAPI) createBackup(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		SiteID        string `json:"site_id"`
+		EnvironmentID string `json:"environment_id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || (req.SiteID == "") == (req.EnvironmentID == "") {
+		writeJSON(w, http.StatusUnprocessableEntity, `{"data":{},"errors":{"site_id":["Either a site ID or environment ID is required."]},"message":"Validation failed","http_status":422}`)
+		return
+	}
+	kind, id := "vector_site", req.SiteID
+	if req.EnvironmentID != "" {
+		kind, id = "vector_environment", req.EnvironmentID
+	}
+	writeJSON(w, http.StatusAccepted, fmt.Sprintf(`{"data":{"id":"bkp_1","archivable_type":%q,"archivable_id":%q,"type":"manual","scope":"database","status":"pending","created_at":"2026-01-24T12:00:00+00:00"},"message":"Backup initiated successfully","http_status":202}`, kind, id))
+}
+
+func (f *fakeAPI) listBackups(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, `{"data":[],"links":{},"meta":{},"message":"Backups retrieved successfully","http_status":200}`)
+}
+
+func (f *fakeAPI) backupStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"data":{"id":%q,"archivable_type":"vector_site","archivable_id":"12345","scope":"database","status":"completed"},"http_status":200}`, r.PathValue("backup")))
+}
+
+func (f *fakeAPI) createBackupDownload(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusAccepted, fmt.Sprintf(`{"data":{"id":"dl_1","vector_backup_id":%q,"status":"pending","download_url":null},"http_status":202}`, r.PathValue("backup")))
+}
+
+func (f *fakeAPI) backupDownloadStatus(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("download")
+	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"data":{"id":%q,"vector_backup_id":%q,"status":"completed","download_url":%q,"download_expires_at":"2026-01-24T13:00:00+00:00","size_bytes":%d},"http_status":200}`,
+		id, r.PathValue("backup"), f.presigned("exports/"+id+".tar.gz"), len(f.dump)))
+}
+
+// listSites answers one site whose object does not embed its
+// environments, so that Sites asks /environments.
+func (f *fakeAPI) listSites(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, `{"data":[{"id":"01jfgxk4nqrst5vwx9yz0abcde","your_customer_id":"cust_12345"}],"links":{},"meta":{},"http_status":200}`)
+}
+
+func (f *fakeAPI) listEnvironments(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, `{"data":[],"links":{},"meta":{},"http_status":200}`)
 }
 
 func (f *fakeAPI) s3Get(w http.ResponseWriter, r *http.Request) {

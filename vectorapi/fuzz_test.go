@@ -174,3 +174,50 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeList: list pages and the backups, downloads and sites in them.
+func FuzzDecodeList(f *testing.F) {
+	addExamples(f)
+	f.Add([]byte(`{"data":[{"id":"b","archivable_type":"vector_environment","archivable_id":7,"size_bytes":"12","status":"RUNNING"}],"meta":{"last_page":"3","pagination":{"total_pages":2}},"links":{"next":null}}`))
+	f.Add([]byte(`{"data":{"data":[{"id":1,"environments":{"data":[{"id":2}]}}],"current_page":1,"next_page_url":"x"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		items, info, err := decodeList(body)
+		if err != nil {
+			checkDecodeError(t, body, err)
+		}
+		if info.lastPage < 0 || info.perPage < 0 || info.total < -1 {
+			t.Errorf("page info %+v", info)
+		}
+		if env, err := decodeEnvelope(body); err == nil {
+			items = append(items, env.data)
+		}
+		for _, item := range items {
+			if b, _, err := decodeBackup(item); err != nil {
+				checkDecodeError(t, body, err)
+			} else {
+				if b.SizeBytes < -1 {
+					t.Errorf("SizeBytes = %d", b.SizeBytes)
+				}
+				for _, ts := range []time.Time{b.CreatedAt, b.CompletedAt} {
+					if !ts.IsZero() && ts.Location() != time.UTC {
+						t.Errorf("time %v not in UTC", ts)
+					}
+				}
+			}
+			if d, err := decodeBackupDownload(item); err != nil {
+				checkDecodeError(t, body, err)
+			} else if d.SizeBytes < -1 || (d.DownloadURL != "" && checkPresigned(d.DownloadURL) != nil) {
+				t.Errorf("download %+v", d)
+			}
+			if s, _, err := decodeSite(item); err != nil {
+				checkDecodeError(t, body, err)
+			} else {
+				for _, e := range s.Environments {
+					if e.ID == "" || (s.ID != "" && e.SiteID != s.ID) {
+						t.Errorf("site %+v holds environment %+v", s, e)
+					}
+				}
+			}
+		}
+	})
+}

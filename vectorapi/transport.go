@@ -189,6 +189,10 @@ type apiRequest struct {
 	// For requests that are not safe, what may have happened and what a
 	// re-send would risk, for the ErrExportUncertain error.
 	what, avoid string
+	// seen, if set, is called with every answer's status, headers and
+	// (possibly cut short) body, before it is judged: Probe reads what the
+	// error answers say about the routes.
+	seen func(status int, h http.Header, body []byte)
 }
 
 // uncertain wraps cause in an error matching ErrExportUncertain.
@@ -265,6 +269,9 @@ func (c *Client) apiAttempt(ctx context.Context, r *apiRequest) ([]byte, verdict
 			c.reportRateLimit(resp.Header, time.Now())
 		}
 		c.observe(r.op, strconv.Itoa(resp.StatusCode))
+		if r.seen != nil {
+			r.seen(resp.StatusCode, resp.Header, answer)
+		}
 	}
 	if st != nil {
 		if berr := st.finish(); berr != nil {

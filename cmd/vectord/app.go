@@ -342,7 +342,7 @@ func (a *app) exporter(api exporter.API, obs exporter.Observer, gate exporter.Ga
 	if a.s3 != nil {
 		archives = []storage.Target{a.s3}
 	}
-	return &exporter.Exporter{
+	ex := &exporter.Exporter{
 		API:             api,
 		Catalog:         a.cat,
 		Targets:         []storage.Target{a.local},
@@ -356,6 +356,10 @@ func (a *app) exporter(api exporter.API, obs exporter.Observer, gate exporter.Ga
 		Observer:        obs,
 		Logger:          a.log,
 	}
+	if b, ok := api.(exporter.BackupAPI); ok {
+		ex.Backups = b
+	}
+	return ex
 }
 
 func (a *app) currentCodec() codec.Codec {

@@ -26,6 +26,7 @@ import (
 	"github.com/builtfast/vectord/sdnotify"
 	"github.com/builtfast/vectord/server"
 	"github.com/builtfast/vectord/storage/s3"
+	"github.com/builtfast/vectord/vectorapi"
 )
 
 // runDaemon: vectord run — scheduled backups and the HTTP endpoints until
@@ -63,7 +64,8 @@ type daemon struct {
 	srv   *server.Server
 	ex    *exporter.Exporter
 
-	mu sync.RWMutex // guards ex, replaced on reload
+	mu  sync.RWMutex // guards ex and api, replaced on reload
+	api *vectorapi.Client
 
 	// envMu serialises changes to one environment's stored backups:
 	// retention, forget and archive copies (see lockEnv).
@@ -122,7 +124,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, log *slog.L
 		a.Close()
 		return nil, err
 	}
-	d.ex = a.exporter(client, d.met, d.sched)
+	d.ex, d.api = a.exporter(client, d.met, d.sched), client
 	d.srv, err = server.New(server.Options{
 		Listen:   cfg.Server.Listen,
 		Token:    cfg.Server.Token,
@@ -237,22 +239,16 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 		return "", err
 	}
 	start := time.Now()
-	var startedAt time.Time
-	var backupID string
-	if j.ExportID != "" {
-		// A resumed job keeps its first start time, and so its file name,
-		// and the backup id it chose.
-		if cj, err := d.app.cat.Job(ctx, j.ID); err == nil {
-			startedAt, backupID = cj.CreatedAt, cj.BackupID
+	var rec catalog.Record
+	if e.Source == config.SourceMirror {
+		rec, err = d.mirror(ctx, j, e, setState)
+		if err == nil && rec.ID == "" {
+			d.log.Info("mirror: no new platform backup", "site", e.Site, "environment", e.Name, "job_id", j.ID)
+			return "", nil
 		}
+	} else {
+		rec, err = d.backup(ctx, j, e, setState, exporter.Request{})
 	}
-	rec, err := d.exporter().Run(ctx, exporter.Request{
-		StartedAt: startedAt, BackupID: backupID,
-		JobID: j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
-		Trigger: j.Trigger, Reason: j.Reason, ExportTimeout: e.ExportTimeout,
-		ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt,
-		OnState: func(cj catalog.Job) { setState(cj.State) },
-	})
 	if d.onOutcome != nil {
 		d.onOutcome(j, rec, err)
 	}
@@ -278,6 +274,72 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 	return rec.ID, nil
 }
 
+// backup runs one exporter job for j, resuming what the catalog says it
+// had requested; over sets a mirror job's platform backup.
+func (d *daemon) backup(ctx context.Context, j scheduler.Job, e config.Environment, setState func(string), over exporter.Request) (catalog.Record, error) {
+	req := exporter.Request{
+		JobID: j.ID, Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
+		Trigger: j.Trigger, Reason: j.Reason, ExportTimeout: e.ExportTimeout, Source: e.Source,
+		ExportID: j.ExportID, PlatformBackupID: j.PlatformBackupID, ExportRequestedAt: j.ExportRequestedAt,
+		OnState: func(cj catalog.Job) { setState(cj.State) },
+	}
+	if over.PlatformBackupID != "" {
+		req.JobID, req.PlatformBackupID = over.JobID, over.PlatformBackupID
+	}
+	if j.ExportID != "" || j.PlatformBackupID != "" {
+		// A resumed job keeps its first start time, and so its file name,
+		// the backup id it chose and its source.
+		if cj, err := d.app.cat.Job(ctx, j.ID); err == nil {
+			req.StartedAt, req.BackupID = cj.CreatedAt, cj.BackupID
+			if cj.Source != "" {
+				req.Source = cj.Source
+			}
+		}
+	}
+	return d.exporter().Run(ctx, req)
+}
+
+// mirror stores the environment's completed platform backups of scope
+// database or full that the catalog does not hold yet, newest first, one
+// exporter job each (CONTRACT §9). It spends no database operation. A
+// resumed mirror job finishes the download it had started. It returns the
+// newest record stored, or an empty one when nothing was new.
+func (d *daemon) mirror(ctx context.Context, j scheduler.Job, e config.Environment, setState func(string)) (catalog.Record, error) {
+	if j.ExportID != "" || j.PlatformBackupID != "" {
+		return d.backup(ctx, j, e, setState, exporter.Request{})
+	}
+	list, err := d.apiClient().ListBackups(ctx, vectorapi.Target{SiteID: e.SiteID, EnvironmentID: e.EnvironmentID})
+	if err != nil {
+		return catalog.Record{}, &exporter.Error{Reason: exporter.ReasonAPI, Err: fmt.Errorf("list platform backups of %s/%s: %w", e.Site, e.Name, err)}
+	}
+	have := map[string]bool{}
+	recs, err := d.app.cat.List(ctx, catalog.Filter{Site: e.Site, Environment: e.Name})
+	if err != nil {
+		return catalog.Record{}, err
+	}
+	for _, r := range recs {
+		if r.PlatformBackupID != "" {
+			have[r.PlatformBackupID] = true
+		}
+	}
+	var newest catalog.Record
+	jobID := j.ID
+	for _, b := range list { // newest first
+		if b.Status != "completed" || (b.Scope != "database" && b.Scope != "full") || have[b.ID] {
+			continue
+		}
+		rec, err := d.backup(ctx, j, e, setState, exporter.Request{JobID: jobID, PlatformBackupID: b.ID})
+		if err != nil {
+			return newest, err
+		}
+		if newest.ID == "" {
+			newest = rec
+		}
+		jobID = catalog.NewID(time.Now())
+	}
+	return newest, nil
+}
+
 // resumeJobs hands the jobs a stopped daemon left in flight to the
 // scheduler: an export already requested is polled, not requested again.
 func (d *daemon) resumeJobs(ctx context.Context) error {
@@ -291,7 +353,7 @@ func (d *daemon) resumeJobs(ctx context.Context) error {
 		case exporter.StateSucceeded, exporter.StateFailed:
 			continue
 		}
-		if _, err := cfg.Environment(j.Site, j.Environment); err != nil || j.ExportID == "" {
+		if _, err := cfg.Environment(j.Site, j.Environment); err != nil || (j.ExportID == "" && j.PlatformBackupID == "") {
 			// Not yet exported, or no longer configured: nothing to resume.
 			d.log.Info("dropping unfinished job", "job_id", j.ID, "site", j.Site, "environment", j.Environment, "state", j.State)
 			if err := d.app.cat.DeleteJob(ctx, j.ID); err != nil {
@@ -302,7 +364,7 @@ func (d *daemon) resumeJobs(ctx context.Context) error {
 		d.log.Info("resuming job", "job_id", j.ID, "site", j.Site, "environment", j.Environment, "export_id", j.ExportID, "state", j.State)
 		if err := d.sched.Resume(scheduler.Job{
 			ID: j.ID, Site: j.Site, Environment: j.Environment, Trigger: j.Trigger, Reason: j.Reason,
-			ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt,
+			ExportID: j.ExportID, ExportRequestedAt: j.ExportRequestedAt, PlatformBackupID: j.PlatformBackupID,
 		}); err != nil {
 			d.log.Warn("cannot resume job", "job_id", j.ID, "error", err)
 		}
@@ -359,7 +421,7 @@ func (d *daemon) reload() {
 	}
 	ex := d.app.exporter(client, d.met, d.sched)
 	d.mu.Lock()
-	d.ex = ex
+	d.ex, d.api = ex, client
 	d.mu.Unlock()
 	kept := map[[2]string]bool{}
 	for _, e := range cfg.Environments() {
@@ -390,6 +452,13 @@ func restartKeys(old, cfg *config.Config) []string {
 		keys = append(keys, "storage.s3")
 	}
 	return keys
+}
+
+// apiClient is the API client in force (replaced by a reload).
+func (d *daemon) apiClient() *vectorapi.Client {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.api
 }
 
 // exporter is the backup runner in force (replaced by a reload).
@@ -456,7 +525,8 @@ func (d *daemon) rebuildMetrics(ctx context.Context) error {
 func schedEnvs(cfg *config.Config) []scheduler.Env {
 	var envs []scheduler.Env
 	for _, e := range cfg.Environments() {
-		envs = append(envs, scheduler.Env{Site: e.Site, Name: e.Name, Schedule: e.Cron, Location: e.Location, Jitter: e.Jitter})
+		envs = append(envs, scheduler.Env{Site: e.Site, Name: e.Name, Schedule: e.Cron, Location: e.Location, Jitter: e.Jitter,
+			Free: e.Source == config.SourceMirror})
 	}
 	return envs
 }
