@@ -246,7 +246,7 @@ func (e *Exporter) newJob(req Request) *job {
 			Trigger: req.Trigger, Reason: req.Reason,
 			ExportID: req.ExportID, ExportRequestedAt: req.ExportRequestedAt,
 			PlatformBackupID: req.PlatformBackupID, Source: req.Source,
-			BackupID: req.BackupID,
+			BackupID:  req.BackupID,
 			CreatedAt: now,
 		},
 		target:  vectorapi.Target{SiteID: req.SiteID, EnvironmentID: req.EnvironmentID},
