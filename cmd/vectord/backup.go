@@ -19,10 +19,7 @@ import (
 // runBackup: vectord backup --site S [--env E] [--reason TEXT]
 func runBackup(ctx context.Context, m *Main, args []string) error {
 	f := m.flags("backup")
-	site := f.String("site", "", "configured site name (required)")
-	env := f.String("env", "", "environment name (default: the site's only one, else development)")
-	reason := f.String("reason", "", "free text recorded with the backup")
-	verbose := f.Bool("v", false, "log each step to stderr")
+	site, env, reason, verbose := f.str("site"), f.str("env"), f.str("reason"), f.on("v")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err

@@ -39,9 +39,7 @@ func (a *app) check(ctx context.Context, repair, readData bool, busy func(string
 // against storage (CONTRACT §2).
 func runCheck(ctx context.Context, m *Main, args []string) error {
 	f := m.flags("check")
-	repair := f.Bool("repair", false, "fix what can be fixed without losing a good backup, and print what was done")
-	asJSON := f.Bool("json", false, "print the report as JSON (with --repair: before, actions, left and after)")
-	readData := f.Bool("read-data", false, "read every stored copy in full and check its SHA-256 and that the dump is complete")
+	repair, asJSON, readData := f.on("repair"), f.on("json"), f.on("read-data")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err

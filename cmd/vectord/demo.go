@@ -26,12 +26,13 @@ const demoToken = "demo-token-not-a-secret"
 // runDemo: vectord demo — the whole job against a built-in simulated API.
 func runDemo(ctx context.Context, m *Main, args []string) error {
 	f := m.flags("demo")
-	keep := f.Bool("keep", false, "keep the temporary directory instead of removing it")
-	size := f.Int64("dump-size", 4<<20, "size of each simulated SQL dump in bytes")
-	verbose := f.Bool("v", false, "log each step to stderr")
-	duration := f.Duration("duration", 7*time.Second, "how long the daemon runs")
-	if _, err := f.parse(args); err != nil {
+	keep, size, verbose, duration := f.on("keep"), f.int64Value("dump-size"), f.on("v"), f.duration("duration")
+	pos, err := f.parse(args)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("demo takes no arguments, got %q", pos)
 	}
 	dir, err := os.MkdirTemp("", "vectord-demo-")
 	if err != nil {

@@ -43,7 +43,7 @@ func runForget(ctx context.Context, m *Main, args []string) error {
 	}
 	deleted, err := a.forget(ctx, ids, nil, nil)
 	for _, r := range deleted {
-		fmt.Fprintf(m.Stdout, "deleted %s %s/%s %s\n", r.ID, r.Site, r.Environment, r.StartedAt.UTC().Format("2006-01-02T15:04:05Z"))
+		fmt.Fprintf(m.Stdout, "deleted %s %s/%s completed %s\n", r.ID, r.Site, r.Environment, backupTime(r.CompletedAt, m.loc()))
 	}
 	return cliError(err)
 }
@@ -92,7 +92,7 @@ func cliError(err error) error {
 // runPin: vectord pin ID [--unpin] — retention keeps a pinned backup.
 func runPin(ctx context.Context, m *Main, args []string) error {
 	f := m.flags("pin")
-	unpin := f.Bool("unpin", false, "unpin the backup: retention decides again")
+	unpin := f.on("unpin")
 	ids, err := f.parse(args)
 	if err != nil {
 		return err

@@ -20,8 +20,7 @@ import (
 // runPrune: vectord prune [--dry-run] [--json]
 func runPrune(ctx context.Context, m *Main, args []string) error {
 	f := m.flags("prune")
-	dryRun := f.Bool("dry-run", false, "only print what retention would keep and delete")
-	asJSON := f.Bool("json", false, "print the decisions as JSON")
+	dryRun, asJSON := f.on("dry-run"), f.on("json")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -46,7 +45,7 @@ func runPrune(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := rep.print(m.Stdout, *asJSON, *dryRun); err != nil {
+	if err := rep.print(m.Stdout, *asJSON, *dryRun, m.loc()); err != nil {
 		return err
 	}
 	if rep.Failed > 0 {
@@ -61,6 +60,7 @@ type pruneDecision struct {
 	Site        string    `json:"site"`
 	Environment string    `json:"environment"`
 	StartedAt   time.Time `json:"started_at"`
+	CompletedAt time.Time `json:"completed_at"`
 	Keep        bool      `json:"keep"`
 	Reasons     []string  `json:"reasons"`
 	Deleted     bool      `json:"deleted"`
@@ -103,7 +103,19 @@ func (a *app) prune(ctx context.Context, dryRun bool, lock envLocker, m *metrics
 	for _, e := range a.config().Environments() {
 		configured[[2]string{e.Site, e.Name}] = true
 		unlock := lock.lock(e.Site, e.Name)
-		res, err := enf.Apply(ctx, e.Site, e.Name, policyFor(e), dryRun)
+		// Retention decides on start times; prune shows completion
+		// times, read before the records it deletes are gone.
+		completed := map[string]time.Time{}
+		recs, err := a.cat.List(ctx, catalog.Filter{Site: e.Site, Environment: e.Name})
+		if err == nil {
+			for _, r := range recs {
+				completed[r.ID] = r.CompletedAt.UTC()
+			}
+		}
+		var res retention.Result
+		if err == nil {
+			res, err = enf.Apply(ctx, e.Site, e.Name, policyFor(e), dryRun)
+		}
 		unlock()
 		if err != nil {
 			return rep, fmt.Errorf("retention for %s/%s: %w", e.Site, e.Name, err)
@@ -111,7 +123,8 @@ func (a *app) prune(ctx context.Context, dryRun bool, lock envLocker, m *metrics
 		rep.Failed += len(res.Failed)
 		for _, d := range res.Decisions {
 			rep.Decisions = append(rep.Decisions, pruneDecision{ID: d.Backup.ID, Site: e.Site, Environment: e.Name,
-				StartedAt: d.Backup.Time.UTC(), Keep: d.Keep, Reasons: d.Reasons, Deleted: slices.Contains(res.Deleted, d.Backup.ID)})
+				StartedAt: d.Backup.Time.UTC(), CompletedAt: completed[d.Backup.ID], Keep: d.Keep, Reasons: d.Reasons,
+				Deleted: slices.Contains(res.Deleted, d.Backup.ID)})
 		}
 	}
 	envs, err := a.cat.Environments(ctx)
@@ -128,13 +141,15 @@ func (a *app) prune(ctx context.Context, dryRun bool, lock envLocker, m *metrics
 		}
 		for _, r := range recs {
 			rep.Decisions = append(rep.Decisions, pruneDecision{ID: r.ID, Site: r.Site, Environment: r.Environment,
-				StartedAt: r.StartedAt.UTC(), Keep: true, Reasons: []string{reasonNotConfigured}})
+				StartedAt: r.StartedAt.UTC(), CompletedAt: r.CompletedAt.UTC(), Keep: true, Reasons: []string{reasonNotConfigured}})
 		}
 	}
 	return rep, nil
 }
 
-func (rep pruneReport) print(w io.Writer, asJSON, dryRun bool) error {
+// print prints the decisions, as JSON or one line per backup with its
+// completion time in loc.
+func (rep pruneReport) print(w io.Writer, asJSON, dryRun bool, loc *time.Location) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -152,7 +167,7 @@ func (rep pruneReport) print(w io.Writer, asJSON, dryRun bool) error {
 			action = "delete failed"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\n", action, d.ID, d.Site, d.Environment,
-			d.StartedAt.Format(time.RFC3339), strings.Join(d.Reasons, ", "))
+			backupTime(d.CompletedAt, loc), strings.Join(d.Reasons, ", "))
 	}
 	return tw.Flush()
 }

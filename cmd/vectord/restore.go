@@ -30,12 +30,8 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 
 func runImportCommand(ctx context.Context, m *Main, name string, args []string) error {
 	f := m.flags(name)
-	site := f.String("site", "", "configured site name to import into (required)")
-	env := f.String("env", "", "environment (default: the site's only one, else development)")
-	yes := f.Bool("yes", false, "do not ask for confirmation")
-	noSnapshot := f.Bool("no-snapshot", false, "skip the pre-import safety snapshot")
-	reason := f.String("reason", "", "recorded with the pre-import snapshot")
-	verbose := f.Bool("v", false, "log each step to stderr")
+	site, env, yes, noSnapshot := f.str("site"), f.str("env"), f.on("yes"), f.on("no-snapshot")
+	reason, verbose := f.str("reason"), f.on("v")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -72,6 +68,7 @@ func runImportCommand(ctx context.Context, m *Main, name string, args []string) 
 	t := restore.Target{Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID}
 
 	var src restore.Source
+	var from restore.Origin
 	if name == "restore" {
 		rec, err := a.record(ctx, pos[0])
 		if err != nil {
@@ -81,13 +78,19 @@ func runImportCommand(ctx context.Context, m *Main, name string, args []string) 
 			Name: fmt.Sprintf("%s_%s_%s.sql", rec.Site, rec.Environment, rec.ID), Size: rec.SizeBytes, SHA256: rec.SHA256,
 			Open: func(ctx context.Context) (io.ReadCloser, error) { return a.open(ctx, rec, m.Stderr) },
 		}
+		from = restore.Origin{BackupID: rec.ID, Site: rec.Site, Environment: rec.Environment,
+			CompletedAt: rec.CompletedAt.In(m.loc()), Size: rec.SizeBytes}
 	} else {
 		if src, err = fileSource(pos[0]); err != nil {
 			return err
 		}
+		from = restore.Origin{File: pos[0], Size: src.Size}
+		if abs, err := filepath.Abs(pos[0]); err == nil {
+			from.File = abs
+		}
 	}
 
-	if err := restore.Confirm(m.Stdin, m.Stderr, isTerminal(m.Stdin) && isTerminal(m.Stderr), *yes, t); err != nil {
+	if err := restore.Confirm(m.Stdin, m.Stderr, isTerminal(m.Stdin) && isTerminal(m.Stderr), *yes, t, from); err != nil {
 		if errors.Is(err, restore.ErrNotConfirmed) && !isTerminal(m.Stdin) {
 			return &usageError{err: err}
 		}

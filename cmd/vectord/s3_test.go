@@ -159,3 +159,36 @@ func TestBackupToS3Only(t *testing.T) {
 		t.Errorf("list --json after rebuilding from S3 differs:\nbefore %s\nafter  %s", before, after)
 	}
 }
+
+// TestConfigCheckOnlineS3: config check --online lists the bucket: a
+// reachable bucket is ok, a missing one or a wrong secret is one line
+// naming storage.s3.
+func TestConfigCheckOnlineS3(t *testing.T) {
+	f := newFixture(t)
+	s3 := s3Config(t)
+	f.withStorage("  local:\n    path: backups\n" + s3)
+	if code, out, errs := f.vectord("config", "check", "--online"); code != 0 || !strings.Contains(out, "ok: storage.s3: bucket "+os.Getenv("VECTORD_S3_BUCKET")) {
+		t.Fatalf("config check --online with S3 = %d %q %q", code, out, errs)
+	}
+	raw, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(raw)
+	for name, cfg := range map[string]string{
+		"missing bucket": strings.Replace(good, "bucket: "+os.Getenv("VECTORD_S3_BUCKET"), "bucket: vectord-no-such-bucket", 1),
+		"wrong secret":   strings.Replace(good, "secret_access_key: "+os.Getenv("VECTORD_S3_SECRET_KEY"), "secret_access_key: wrong-secret", 1),
+	} {
+		if cfg == good {
+			t.Fatalf("%s: the configuration did not change", name)
+		}
+		f.writeConfig(cfg)
+		code, _, errs := f.vectord("config", "check", "--online")
+		if code != 1 || !strings.Contains(errs, "storage.s3:") || !strings.Contains(errs, "check storage.s3.endpoint") || strings.Count(errs, "\n") != 1 {
+			t.Errorf("config check --online with a %s = %d %q, want 1 and one line naming storage.s3", name, code, errs)
+		}
+		if strings.Contains(errs, "wrong-secret") || strings.Contains(errs, os.Getenv("VECTORD_S3_SECRET_KEY")) {
+			t.Errorf("the S3 secret reached stderr: %q", errs)
+		}
+	}
+}

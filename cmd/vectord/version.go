@@ -7,11 +7,15 @@ import (
 	"runtime/debug"
 )
 
-// runVersion: vectord version
+// runVersion: vectord version (also vectord --version)
 func runVersion(ctx context.Context, m *Main, args []string) error {
 	f := m.flags("version")
-	if _, err := f.parse(args); err != nil {
+	pos, err := f.parse(args)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("version takes no arguments, got %q", pos)
 	}
 	fmt.Fprintf(m.Stdout, "vectord %s\ncommit: %s\ngo: %s\n", version, buildCommit(), runtime.Version())
 	return nil
