@@ -137,7 +137,7 @@ func (a *app) status(ctx context.Context, sched *scheduler.Scheduler, now time.T
 // runStatus: vectord status [--json]
 func runStatus(ctx context.Context, m *Main, args []string) error {
 	f := m.flags("status")
-	asJSON := f.Bool("json", false, "print the report as JSON")
+	asJSON := f.on("json")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -189,15 +189,15 @@ func (rep statusReport) print(w io.Writer) error {
 	for _, e := range rep.Environments {
 		last, age := "never", "-"
 		if e.LastSuccess != nil {
-			last = e.LastSuccess.Local().Format(time.DateTime)
-			age = (time.Duration(*e.AgeSeconds) * time.Second).Round(time.Minute).String()
+			last = backupTime(*e.LastSuccess, time.Local)
+			age = humanAge(time.Duration(*e.AgeSeconds) * time.Second)
 		}
 		if e.Overdue {
 			age += " (overdue)"
 		}
 		next := "-"
 		if e.NextRun != nil {
-			next = e.NextRun.Local().Format(time.DateTime)
+			next = backupTime(*e.NextRun, time.Local)
 		}
 		job := "-"
 		if e.Job != nil {
