@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/builtfast/vectord/catalog"
+	"github.com/builtfast/vectord/config"
 	"github.com/builtfast/vectord/exporter"
 	"github.com/builtfast/vectord/scheduler"
 	"github.com/builtfast/vectord/server"
@@ -57,7 +58,7 @@ func runBackup(ctx context.Context, m *Main, args []string) error {
 	}
 	req := exporter.Request{
 		Site: e.Site, Environment: e.Name, SiteID: e.SiteID, EnvironmentID: e.EnvironmentID,
-		Trigger: catalog.TriggerManual, Reason: *reason, ExportTimeout: e.ExportTimeout,
+		Trigger: catalog.TriggerManual, Reason: *reason, ExportTimeout: e.ExportTimeout, Source: e.Source,
 	}
 	var bar *progressBar
 	if isTerminal(m.Stderr) {
@@ -73,7 +74,23 @@ func runBackup(ctx context.Context, m *Main, args []string) error {
 		})
 		defer stop()
 	}
-	rec, err := a.exporter(client, nil, budget).Run(ctx, req)
+	ex := a.exporter(client, nil, budget)
+	var rec catalog.Record
+	if e.Source == config.SourceMirror {
+		// A mirror stores the platform's backups not yet in the catalog.
+		rec, err = mirrorNew(ctx, a.cat, client, e, func(ctx context.Context, platformBackupID string) (catalog.Record, error) {
+			r := req
+			r.PlatformBackupID = platformBackupID
+			return ex.Run(ctx, r)
+		})
+		if err == nil && rec.ID == "" {
+			bar.done()
+			fmt.Fprintf(m.Stderr, "vectord: %s/%s: no platform backup that is not stored already\n", e.Site, e.Name)
+			return nil
+		}
+	} else {
+		rec, err = ex.Run(ctx, req)
+	}
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("backup of %s/%s failed: %w", e.Site, e.Name, err)

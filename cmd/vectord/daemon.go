@@ -240,6 +240,9 @@ func (d *daemon) runJob(ctx context.Context, j scheduler.Job, setState func(stri
 	}
 	start := time.Now()
 	var rec catalog.Record
+	if j.Trigger == catalog.TriggerPreImport {
+		e.Source = snapshotSource(e.Source) // a snapshot is of now
+	}
 	if e.Source == config.SourceMirror {
 		rec, err = d.mirror(ctx, j, e, setState)
 		if err == nil && rec.ID == "" {
@@ -308,36 +311,12 @@ func (d *daemon) mirror(ctx context.Context, j scheduler.Job, e config.Environme
 	if j.ExportID != "" || j.PlatformBackupID != "" {
 		return d.backup(ctx, j, e, setState, exporter.Request{})
 	}
-	list, err := d.apiClient().ListBackups(ctx, vectorapi.Target{SiteID: e.SiteID, EnvironmentID: e.EnvironmentID})
-	if err != nil {
-		return catalog.Record{}, &exporter.Error{Reason: exporter.ReasonAPI, Err: fmt.Errorf("list platform backups of %s/%s: %w", e.Site, e.Name, err)}
-	}
-	have := map[string]bool{}
-	recs, err := d.app.cat.List(ctx, catalog.Filter{Site: e.Site, Environment: e.Name})
-	if err != nil {
-		return catalog.Record{}, err
-	}
-	for _, r := range recs {
-		if r.PlatformBackupID != "" {
-			have[r.PlatformBackupID] = true
-		}
-	}
-	var newest catalog.Record
 	jobID := j.ID
-	for _, b := range list { // newest first
-		if b.Status != "completed" || (b.Scope != "database" && b.Scope != "full") || have[b.ID] {
-			continue
-		}
-		rec, err := d.backup(ctx, j, e, setState, exporter.Request{JobID: jobID, PlatformBackupID: b.ID})
-		if err != nil {
-			return newest, err
-		}
-		if newest.ID == "" {
-			newest = rec
-		}
+	return mirrorNew(ctx, d.app.cat, d.apiClient(), e, func(ctx context.Context, platformBackupID string) (catalog.Record, error) {
+		rec, err := d.backup(ctx, j, e, setState, exporter.Request{JobID: jobID, PlatformBackupID: platformBackupID})
 		jobID = catalog.NewID(time.Now())
-	}
-	return newest, nil
+		return rec, err
+	})
 }
 
 // resumeJobs hands the jobs a stopped daemon left in flight to the

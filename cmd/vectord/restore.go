@@ -174,6 +174,16 @@ func (a *app) snapshotter(client exporter.API, e config.Environment, budget *sch
 	return localSnapshotter{ex: a.exporter(client, nil, budget), env: e, app: a}
 }
 
+// snapshotSource is how a pre-import snapshot is taken: a mirror copies
+// what the platform has, but a snapshot must be of now, so it makes a
+// platform backup.
+func snapshotSource(s string) string {
+	if s == config.SourceMirror {
+		return config.SourceBackup
+	}
+	return s
+}
+
 type localSnapshotter struct {
 	ex  *exporter.Exporter
 	env config.Environment
@@ -184,6 +194,7 @@ func (s localSnapshotter) Snapshot(ctx context.Context, site, env, reason string
 	rec, err := s.ex.Run(ctx, exporter.Request{
 		Site: s.env.Site, Environment: s.env.Name, SiteID: s.env.SiteID, EnvironmentID: s.env.EnvironmentID,
 		Trigger: catalog.TriggerPreImport, Reason: reason, ExportTimeout: s.env.ExportTimeout,
+		Source: snapshotSource(s.env.Source),
 	})
 	if err != nil {
 		return "", err
