@@ -20,13 +20,14 @@ const unlimitedReport = 1_000_000
 
 // call is one API request on its way through the handlers.
 type call struct {
-	w       http.ResponseWriter
-	r       *http.Request
-	now     time.Time
-	openapi bool   // the route belongs to the OpenAPI route set
-	site    string // path parameters
-	env     string
-	id      string
+	w        http.ResponseWriter
+	r        *http.Request
+	now      time.Time
+	openapi  bool   // the route belongs to the OpenAPI route set
+	site     string // path parameters
+	env      string
+	id       string // {id}: an export, import or backup
+	download string
 }
 
 type route struct {
@@ -60,6 +61,17 @@ var routes = []route{
 	mkRoute("POST", "sites/{site}/imports", true, (*Server).createImport),
 	mkRoute("POST", "sites/{site}/imports/{id}/run", true, (*Server).runImport),
 	mkRoute("GET", "sites/{site}/imports/{id}", true, (*Server).importStatus),
+	// Routes both sets share: the documentation describes none of them, the
+	// OpenAPI description these (sites.go, backups.go).
+	mkRoute("GET", "sites", true, (*Server).listSites),
+	mkRoute("GET", "sites/{site}", true, (*Server).getSite),
+	mkRoute("GET", "environments", true, (*Server).listEnvironments),
+	mkRoute("GET", "environments/{env}", true, (*Server).getEnvironment),
+	mkRoute("GET", "backups", true, (*Server).listBackups),
+	mkRoute("POST", "backups", true, (*Server).createBackup),
+	mkRoute("GET", "backups/{id}", true, (*Server).getBackup),
+	mkRoute("POST", "backups/{id}/downloads", true, (*Server).createBackupDownload),
+	mkRoute("GET", "backups/{id}/downloads/{download}", true, (*Server).downloadStatus),
 }
 
 // match binds the path parameters of rt to segs into c.
@@ -86,6 +98,8 @@ func (rt route) match(segs []string, c *call) bool {
 			c.env = segs[i]
 		case "{id}":
 			c.id = segs[i]
+		case "{download}":
+			c.download = segs[i]
 		}
 	}
 	return true
@@ -95,10 +109,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 	c := &call{w: w, r: req, now: s.opts.Now()}
 	rest := strings.TrimPrefix(strings.TrimPrefix(req.URL.Path, apiPrefix), "/")
 	segs := strings.Split(rest, "/")
-	faultSite := ""
-	if len(segs) > 1 && segs[0] == "sites" {
-		faultSite = segs[1]
-	}
+	faultSite := s.faultSite(segs, req)
 	s.mu.Lock()
 	s.stats.APIRequests++
 	s.mu.Unlock()
@@ -146,7 +157,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		c.fail(http.StatusUnauthorized, "Unauthenticated", nil)
 		return
 	}
-	if s.takeFault(c.site, func(f *Faults) bool {
+	if s.takeFault(faultSite, func(f *Faults) bool {
 		if f.RateLimited <= 0 {
 			return false
 		}

@@ -288,7 +288,14 @@ func (r ctxReader) Read(p []byte) (int, error) {
 // mintDownload signs a fresh download URL for a completed export. The caller
 // holds e.mu.
 func (s *Server) mintDownload(c *call, e *export) (string, time.Time) {
-	expired := s.takeFault(e.site, func(f *Faults) bool {
+	return s.mintURL(c, e.site, e.obj.key)
+}
+
+// mintURL signs a fresh download URL for a stored object of a site, valid
+// for Options.URLTTL (or already expired under Faults.ExpiredURLs), and
+// returns it with the expiry the API reports.
+func (s *Server) mintURL(c *call, site, key string) (string, time.Time) {
+	expired := s.takeFault(site, func(f *Faults) bool {
 		if f.ExpiredURLs <= 0 {
 			return false
 		}
@@ -300,7 +307,7 @@ func (s *Server) mintDownload(c *call, e *export) (string, time.Time) {
 	if expired {
 		signedAt = c.now.Add(-ttl - time.Minute)
 	}
-	return s.presign(c.r, e.obj.key, nil, signedAt, ttl), c.now.Add(ttl)
+	return s.presign(c.r, key, nil, signedAt, ttl), c.now.Add(ttl)
 }
 
 // openapiExport renders an export as the OpenAPI examples show it. The

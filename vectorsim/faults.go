@@ -2,12 +2,16 @@ package vectorsim
 
 // Faults makes a site's API and storage misbehave. Counters count down as
 // the faults are served; every field may be changed at any time with
-// Server.SetFaults.
+// Server.SetFaults. On the routes without a {site} (backups, environments)
+// a site's faults apply through the site the request names: the site of
+// the backup, download or environment in the path, or the site_id or
+// environment_id of a backups list or create request.
 type Faults struct {
 	// FailExport makes exports end "failed" with this error_message, at the
 	// moment they would have completed.
 	FailExport string
-	// StuckProcessing keeps exports "processing" while it is set.
+	// StuckProcessing keeps exports, backups and backup downloads
+	// "processing" while it is set.
 	StuckProcessing bool
 	// ServerErrors makes the next N API requests answer 5xx, in the cycle:
 	// 500 with a JSON envelope, 502 with an HTML proxy page, 500 JSON, 503
@@ -16,13 +20,15 @@ type Faults struct {
 	// RateLimited makes the next N API requests (after authentication)
 	// answer 429 with Retry-After: 1 and X-RateLimit-Reset.
 	RateLimited int
-	// ExpiredURLs mints the next N download URLs already expired, as if
-	// storage's clock ran ahead of the API's: the status answer's expires_at
-	// looks valid, the URL answers 403 AccessDenied "Request has expired".
+	// ExpiredURLs mints the next N download URLs (of exports and backup
+	// downloads) already expired, as if storage's clock ran ahead of the
+	// API's: the status answer's expires_at looks valid, the URL answers 403
+	// AccessDenied "Request has expired".
 	ExpiredURLs int
-	// CutAfter and CutTimes cut the next CutTimes downloads whose body is
-	// longer than CutAfter bytes: after CutAfter bytes of the body the
-	// connection is closed, so the client sees an unexpected EOF.
+	// CutAfter and CutTimes cut the next CutTimes downloads (of exports or
+	// backup archives) whose body is longer than CutAfter bytes: after
+	// CutAfter bytes of the body the connection is closed, so the client
+	// sees an unexpected EOF.
 	CutAfter int64
 	CutTimes int
 	// Gzip stores exports that complete while it is set gzip-compressed
@@ -34,7 +40,7 @@ type Faults struct {
 	// damaged.
 	CorruptGzip bool
 	// NoTrailer drops the last line ("-- Dump completed on …") from exports
-	// that complete while it is set.
+	// and from the dumps in backup archives that complete while it is set.
 	NoTrailer bool
 	// SlowBody caps download speed at this many bytes per second (paced
 	// with the real clock, not Options.Now).
@@ -53,6 +59,29 @@ type Faults struct {
 	// content_length, part_count) as numeric strings, which the OpenAPI
 	// schema allows.
 	NumericStrings bool
+
+	// FailBackup makes backups end "failed" with this error_message, at the
+	// moment they would have completed.
+	FailBackup string
+	// DropBackupAnswer accepts backup requests (the backup exists, the
+	// budget is spent, the request is counted) but closes the connection
+	// without an answer.
+	DropBackupAnswer bool
+	// FailBackupDownload makes backup downloads end "failed" with this
+	// error_message, at the moment they would have completed.
+	FailBackupDownload string
+	// ArchiveSQLGzip stores the dump in the archives of backup downloads
+	// that complete while it is set gzip-compressed, as a member named
+	// database/<name>.sql.gz.
+	ArchiveSQLGzip bool
+	// ArchiveTwoSQL adds a second .sql member (database/<name>-previous.sql,
+	// a small dump) to the archives of backup downloads that complete while
+	// it is set.
+	ArchiveTwoSQL bool
+	// ArchiveNoSQL leaves the dump member out of the archives of backup
+	// downloads that complete while it is set (the database/ directory
+	// entry and, for scope full, the files stay).
+	ArchiveNoSQL bool
 }
 
 // merge returns f with the zero fields filled from g.
@@ -85,6 +114,13 @@ func (f Faults) merge(g Faults) Faults {
 		DropExportAnswer: f.DropExportAnswer || g.DropExportAnswer,
 		ImportFail:       pick(f.ImportFail, g.ImportFail),
 		NumericStrings:   f.NumericStrings || g.NumericStrings,
+
+		FailBackup:         pick(f.FailBackup, g.FailBackup),
+		DropBackupAnswer:   f.DropBackupAnswer || g.DropBackupAnswer,
+		FailBackupDownload: pick(f.FailBackupDownload, g.FailBackupDownload),
+		ArchiveSQLGzip:     f.ArchiveSQLGzip || g.ArchiveSQLGzip,
+		ArchiveTwoSQL:      f.ArchiveTwoSQL || g.ArchiveTwoSQL,
+		ArchiveNoSQL:       f.ArchiveNoSQL || g.ArchiveNoSQL,
 	}
 }
 

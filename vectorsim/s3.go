@@ -105,7 +105,7 @@ func noSuchKey(key string) s3Error {
 }
 
 // serveS3 serves presigned requests for stored objects: GET and HEAD of
-// exports, PUT of imports.
+// exports and backup archives, PUT of imports.
 func (s *Server) serveS3(w http.ResponseWriter, req *http.Request) {
 	now := s.opts.Now()
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/s3/"), "/")
@@ -138,6 +138,12 @@ func (s *Server) serveS3(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		s.serveExport(w, req, key, now)
+	case strings.HasPrefix(key, "backups/downloads/"):
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			s.writeS3Error(w, req, errMethod)
+			return
+		}
+		s.serveBackupDownload(w, req, key, now)
 	case strings.HasPrefix(key, "imports/"):
 		if req.Method != http.MethodPut {
 			s.writeS3Error(w, req, errMethod)
@@ -200,7 +206,15 @@ func (s *Server) serveExport(w http.ResponseWriter, req *http.Request, key strin
 		s.writeS3Error(w, req, noSuchKey(key))
 		return
 	}
-	f := s.faultsFor(e.site)
+	s.serveObject(w, req, obj, completed, e.site, "site", e.site, "environment", e.env, "export_id", e.id)
+}
+
+// serveObject serves GET and HEAD of a stored object completed at
+// completed, with Range and If-Range, under the site's download faults
+// (CutAfter, SlowBody, WrongLength); logArgs describe it in the log.
+func (s *Server) serveObject(w http.ResponseWriter, req *http.Request, obj *storedObject, completed time.Time,
+	site string, logArgs ...any) {
+	f := s.faultsFor(site)
 	size := obj.body.Size()
 	h := w.Header()
 	h.Set("Accept-Ranges", "bytes")
@@ -244,7 +258,7 @@ func (s *Server) serveExport(w http.ResponseWriter, req *http.Request, key strin
 		return
 	}
 	cutAt := int64(-1)
-	s.takeFault(e.site, func(f *Faults) bool {
+	s.takeFault(site, func(f *Faults) bool {
 		if f.CutTimes <= 0 || f.CutAfter >= n {
 			return false
 		}
@@ -256,8 +270,7 @@ func (s *Server) serveExport(w http.ResponseWriter, req *http.Request, key strin
 	s.mu.Lock()
 	s.stats.Downloads++
 	s.mu.Unlock()
-	s.log.Debug("download started", "site", e.site, "environment", e.env, "export_id", e.id,
-		"bytes", n, "offset", start)
+	s.log.Debug("download started", append(logArgs, "bytes", n, "offset", start)...)
 	w.WriteHeader(status)
 	complete := s.copyBody(w, req, obj.body, start, n, cutAt, f.SlowBody)
 	if !complete || f.WrongLength > 0 {

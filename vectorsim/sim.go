@@ -30,18 +30,31 @@ type Options struct {
 	// stays "completed" with download_url null. It is also how long an import
 	// session accepts uploads and a run. Default 24h.
 	ArtifactTTL time.Duration
-	// ProcessingTime is the time from export request (or import run) to
-	// completion. With 0, the default, the POST answers "pending", the first
-	// status query "processing" and the second and later ones "completed"
-	// (or "failed"); with a positive value status queries answer
-	// "processing" until it has passed, then "completed".
+	// ProcessingTime is the time from export request (or import run, backup
+	// request, backup download request) to completion. With 0, the default,
+	// the POST answers "pending", the first status query "processing" and
+	// the second and later ones "completed" (or "failed"); with a positive
+	// value status queries answer "processing" until it has passed, then
+	// "completed".
 	ProcessingTime time.Duration
+	// PlatformBackupEvery makes the platform take a scheduled backup of
+	// every environment (not of development databases) every period,
+	// counted from the environment's AddSite: completed backups of type
+	// "scheduled" and scope PlatformBackupScope that spend no budget. They
+	// appear when the backups routes are next asked, with created_at at
+	// their due time (after a long jump of the clock, the newest 1000 per
+	// environment). 0, the default, takes none; see also AddPlatformBackup.
+	PlatformBackupEvery time.Duration
+	// PlatformBackupScope is the scope of the scheduled backups: "full"
+	// (the default), "database" or "files".
+	PlatformBackupScope string
 	// DumpSize is the plain-SQL size of the generated dumps. Default 64 KiB.
 	DumpSize int64
 	// Flavor selects the generated dumps' flavor. Default MySQL.
 	Flavor Flavor
-	// DBOpsPerHour is the database-operation budget (export, import-session
-	// and direct-import requests) over a sliding hour; 0 means unlimited.
+	// DBOpsPerHour is the database-operation budget (export, import-session,
+	// direct-import and backup requests, but not backups of scope "files")
+	// over a sliding hour; 0 means unlimited.
 	// A request over it answers 429 with Retry-After, X-RateLimit-Remaining: 0
 	// and X-RateLimit-Reset.
 	DBOpsPerHour int
@@ -58,8 +71,9 @@ type Options struct {
 	// Bucket names the simulated S3 bucket in presigned URLs. Default
 	// "vector-db-transfers".
 	Bucket string
-	// TempDir holds the gzip copies of exports (Faults.Gzip) and uploaded
-	// import files until Close. Default os.TempDir().
+	// TempDir holds the gzip copies of exports (Faults.Gzip), the archives
+	// of backup downloads and uploaded import files until Close. Default
+	// os.TempDir().
 	TempDir string
 	// Now is the clock for everything but download pacing (Faults.SlowBody).
 	// Default time.Now.
@@ -67,6 +81,7 @@ type Options struct {
 	// Backend supplies dumps and receives imports. Default: generated dumps
 	// (Dump with DumpSize and Flavor, seeded by site, environment and a
 	// per-environment export counter); imported SQL is read and discarded.
+	// A backup's dump is asked for once, when its first download completes.
 	Backend Backend
 	// Logger receives debug and info lines. Default: discard.
 	Logger *slog.Logger
@@ -103,13 +118,22 @@ type Stats struct {
 	StatusQueries       int            // export status queries answered 200
 	ImportStatusQueries int            // import status queries answered 200
 	DBOperations        int            // requests that spent the database-operation budget
-	Downloads           int            // GETs of export objects that started a body (200 or 206)
-	RangeRequests       int            // GETs of export objects that carried a Range header
+	Downloads           int            // GETs of export objects and backup archives that started a body (200 or 206)
+	RangeRequests       int            // GETs of export objects and backup archives that carried a Range header
 	Uploads             int            // import uploads stored (whole files and parts)
 	RateLimited         int            // 429 answers, whatever the cause
 	ServerErrors        int            // 5xx answers injected by Faults.ServerErrors
 	AuthOnPresigned     int            // presigned-URL requests refused for carrying an Authorization header
 	Imports             map[EnvKey]ImportStats
+
+	BackupRequests              map[EnvKey]int // accepted POST /backups (including ones whose answer was dropped), by database
+	BackupStatusQueries         int            // GET /backups/{backup} answered 200
+	BackupListRequests          int            // GET /backups answered 200
+	BackupsListed               int            // backups in those answers, all pages counted
+	PlatformBackupsListed       int            // of those, backups the platform took on its own
+	PlatformBackups             int            // scheduled backups the platform took (PlatformBackupEvery, AddPlatformBackup)
+	BackupDownloadRequests      int            // accepted POST /backups/{backup}/downloads
+	BackupDownloadStatusQueries int            // GET /backups/{backup}/downloads/{download} answered 200
 }
 
 // Server is the simulated API. It is an http.Handler and safe for
@@ -132,11 +156,24 @@ type Server struct {
 	ops      window
 	proxySeq int
 	temps    map[string]*os.File // temp files removed by Close; open when non-nil
+
+	// The sites and environments routes' view of the sites (sites.go).
+	siteInfo   map[string]*siteInfo
+	envIndex   map[string]*envInfo // by environment id: the first site added with it
+	subdomains map[string]string   // subdomain -> site id
+	infoSeq    int
+	// Backups and their downloads (backups.go).
+	backups      map[string]*backup
+	backupList   []*backup // in creation order
+	backupSeq    int
+	downloads    map[string]*backupDownload
+	platformNext map[EnvKey]time.Time // the next scheduled backup of an environment
 }
 
 var _ http.Handler = (*Server)(nil)
 
-// New returns a Server with no sites. It panics if o.Token is empty.
+// New returns a Server with no sites. It panics if o.Token is empty or
+// o.PlatformBackupScope is not one of "", "full", "database" and "files".
 func New(o Options) *Server {
 	if o.Token == "" {
 		panic("vectorsim: Options.Token is required")
@@ -162,6 +199,14 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.PlatformBackupScope == "" {
+		o.PlatformBackupScope = scopeFull
+	}
+	switch o.PlatformBackupScope {
+	case scopeFull, scopeDatabase, scopeFiles:
+	default:
+		panic("vectorsim: Options.PlatformBackupScope must be full, database or files")
+	}
 	s := &Server{
 		opts:    o,
 		secret:  make([]byte, 32),
@@ -174,6 +219,13 @@ func New(o Options) *Server {
 		minute:  window{limit: o.RequestsPerMinute, span: time.Minute},
 		ops:     window{limit: o.DBOpsPerHour, span: cmp.Or(o.DBOpsWindow, time.Hour)},
 		temps:   map[string]*os.File{},
+
+		siteInfo:     map[string]*siteInfo{},
+		envIndex:     map[string]*envInfo{},
+		subdomains:   map[string]string{},
+		backups:      map[string]*backup{},
+		downloads:    map[string]*backupDownload{},
+		platformNext: map[EnvKey]time.Time{},
 	}
 	_, _ = rand.Read(s.secret)
 	if s.log == nil {
@@ -190,6 +242,14 @@ func New(o Options) *Server {
 // AddSite makes a site and its environments known; requests for unknown
 // sites answer 404 "Site not found", for unknown environments 404
 // "Environment not found". Adding a site again adds environments to it.
+//
+// The sites and environments routes show what AddSite added, derived from
+// the ids alone: each site gets a two-word subdomain (wispy-dust) and
+// domains built on it; an environment is named after its id when that reads
+// as a name (production), else production, staging, preview, env-4, … in
+// the order added. Environment ids are meant to be unique across sites;
+// where one is not, /environments/{env} and a backup's environment_id mean
+// the first site added with it.
 func (s *Server) AddSite(siteID string, envIDs ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,6 +261,7 @@ func (s *Server) AddSite(siteID string, envIDs ...string) {
 	for _, e := range envIDs {
 		envs[e] = true
 	}
+	s.describeSiteLocked(siteID, envIDs)
 }
 
 // SetFaults replaces the faults of a site; siteID "" sets faults that apply
@@ -230,6 +291,7 @@ func (s *Server) Stats() Stats {
 	st := s.stats
 	st.ExportRequests = maps.Clone(s.stats.ExportRequests)
 	st.Imports = maps.Clone(s.stats.Imports)
+	st.BackupRequests = maps.Clone(s.stats.BackupRequests)
 	return st
 }
 
@@ -241,12 +303,13 @@ func (s *Server) ResetStats() {
 }
 
 func (s *Server) resetStatsLocked() {
-	s.stats = Stats{ExportRequests: map[EnvKey]int{}, Imports: map[EnvKey]ImportStats{}}
+	s.stats = Stats{ExportRequests: map[EnvKey]int{}, Imports: map[EnvKey]ImportStats{}, BackupRequests: map[EnvKey]int{}}
 }
 
 // Close removes the temporary files the Server created (gzip copies of
-// exports, uploads not yet imported). Downloads of gzip exports fail after
-// it. Close does not stop an http.Server that serves s.
+// exports, archives of backup downloads, uploads not yet imported).
+// Downloads of gzip exports and of backup archives fail after it. Close
+// does not stop an http.Server that serves s.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	temps := s.temps
