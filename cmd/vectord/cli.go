@@ -174,6 +174,13 @@ func commands() []command {
 				{name: "strict", usage: "exit 1 on warnings too"},
 			},
 			run: runConfig},
+		{name: "api", args: "probe", words: []string{"probe"}, summary: "what the API token sees, without spending a database operation", config: true,
+			about: "Ask the API, without spending a database operation, whether the token is accepted, which route set answers, which rate-limit headers it sends, and every site and environment the token sees with its ids. Configured sites and environments the token cannot see are named (exit 1, as for a refused token). --yaml prints a sites: block for the configuration.",
+			flags: []flagDef{
+				{name: "json", usage: "print the report as JSON"},
+				{name: "yaml", usage: "print a sites: block for the configuration"},
+			},
+			run: runAPI},
 		{name: "catalog", args: "rebuild", words: []string{"rebuild"}, summary: "rebuild the catalog from the stored manifests", config: true,
 			about: "Rebuild the catalog from the manifests stored beside every backup. A damaged catalog is moved aside first.",
 			run:   runCatalog},

@@ -6,7 +6,7 @@ _vectord() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	local flags="" valued="" files="" words="" fileargs=0
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "run backup list cat verify prune forget pin check status restore import config catalog demo completion man version help --help --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "run backup list cat verify prune forget pin check status restore import config api catalog demo completion man version help --help --version" -- "$cur"))
 		return
 	fi
 	case ${COMP_WORDS[1]} in
@@ -77,6 +77,12 @@ _vectord() {
 		files="config"
 		words="check"
 		;;
+	api)
+		flags="--json --yaml --config --help"
+		valued="config"
+		files="config"
+		words="probe"
+		;;
 	catalog)
 		flags="--config --help"
 		valued="config"
@@ -99,7 +105,7 @@ _vectord() {
 		;;
 	help)
 		flags="--help"
-		words="run backup list cat verify prune forget pin check status restore import config catalog demo completion man version help"
+		words="run backup list cat verify prune forget pin check status restore import config api catalog demo completion man version help"
 		;;
 	*)
 		return

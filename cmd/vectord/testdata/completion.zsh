@@ -19,6 +19,7 @@ _vectord() {
 		'restore:import a stored backup into a site (after a safety snapshot)'
 		'import:import an SQL file into a site (after a safety snapshot)'
 		'config:validate the configuration and show the next runs'
+		'api:what the API token sees, without spending a database operation'
 		'catalog:rebuild the catalog from the stored manifests'
 		'demo:run the whole job against a simulated Vector API'
 		'completion:print a shell completion script'
@@ -134,6 +135,14 @@ _vectord() {
 			'(- *)--help[print this help and exit (also -h)]' \
 			'1:argument:(check)'
 		;;
+	(api)
+		_arguments \
+			'--json[print the report as JSON]' \
+			'--yaml[print a sites: block for the configuration]' \
+			'--config[configuration file (default $VECTORD_CONFIG, else /etc/vectord/config.yaml)]:PATH:_files' \
+			'(- *)--help[print this help and exit (also -h)]' \
+			'1:argument:(probe)'
+		;;
 	(catalog)
 		_arguments \
 			'--config[configuration file (default $VECTORD_CONFIG, else /etc/vectord/config.yaml)]:PATH:_files' \
@@ -164,7 +173,7 @@ _vectord() {
 	(help)
 		_arguments \
 			'(- *)--help[print this help and exit (also -h)]' \
-			'1:argument:(run backup list cat verify prune forget pin check status restore import config catalog demo completion man version help)'
+			'1:argument:(run backup list cat verify prune forget pin check status restore import config api catalog demo completion man version help)'
 		;;
 	esac
 }
