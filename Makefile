@@ -37,6 +37,9 @@ vulncheck:
 clean:
 	rm -rf bin
 
+# install builds nothing: `sudo make install` would otherwise build as root,
+# with root's Go caches, and leave root-owned files in bin/. Run make build
+# first, as yourself (install.sh says so if bin/vectord is missing).
 .PHONY: install
-install: build
+install:
 	scripts/install.sh

@@ -2,8 +2,10 @@ package monitoring
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,16 +29,25 @@ const (
 // wantAlerts are the alerts users are promised; the README's runbook has a
 // section for each.
 var wantAlerts = []string{
+	"APIBudgetExhausted",
+	"APITokenRejected",
 	"ArchiveBehind",
 	"ArchiveUploadFailing",
 	"BackupFailing",
 	"BackupNeverSucceeded",
 	"BackupSizeDropped",
 	"BackupTooOld",
+	"ConfigReloadFailed",
 	"DownloadURLMarginLow",
 	"RetentionDeleteErrors",
+	"ScheduledRunsSkipped",
+	"VectordCrashLooping",
 	"VectordDown",
 }
+
+// vectordJob matches the job names the rules take for vectord's (the
+// VectordDown and VectordCrashLooping matchers).
+var vectordJob = regexp.MustCompile(`^.*vectord.*$`)
 
 type ruleFile struct {
 	Groups []struct {
@@ -57,7 +68,13 @@ type rule struct {
 type ruleTestFile struct {
 	RuleFiles []string `yaml:"rule_files"`
 	Tests     []struct {
-		Interval      string `yaml:"interval"`
+		Interval    string `yaml:"interval"`
+		InputSeries []struct {
+			Series string `yaml:"series"`
+		} `yaml:"input_series"`
+		PromQLExprTest []struct {
+			Expr string `yaml:"expr"`
+		} `yaml:"promql_expr_test"`
 		AlertRuleTest []struct {
 			EvalTime  string `yaml:"eval_time"`
 			Alertname string `yaml:"alertname"`
@@ -79,32 +96,85 @@ func TestPromtool(t *testing.T) {
 		}
 		t.Skip(install)
 	}
-	tests := []struct {
-		name string
-		args []string
-	}{
-		{"check rules", []string{"check", "rules", rulesFile}},
-		{"test rules", []string{"test", "rules", ruleTestsFile}},
+	run := func(t *testing.T, args ...string) {
+		t.Helper()
+		out, err := exec.CommandContext(t.Context(), promtool, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, err := exec.CommandContext(t.Context(), promtool, tt.args...).CombinedOutput()
-			if err != nil {
-				t.Errorf("promtool %s: %v\n%s", strings.Join(tt.args, " "), err, out)
-			}
-		})
+	t.Run("check rules", func(t *testing.T) { run(t, "check", "rules", rulesFile) })
+	// promtool test rules alerts_test.yml, one test group at a time, in
+	// parallel: the groups that span a day take seconds each.
+	t.Run("test rules", func(t *testing.T) {
+		for i, file := range splitRuleTests(t) {
+			t.Run(fmt.Sprintf("group %d", i+1), func(t *testing.T) {
+				t.Parallel()
+				run(t, "test", "rules", file)
+			})
+		}
+	})
+}
+
+// splitRuleTests writes each test group of alerts_test.yml, with the
+// file's other settings, to a file of its own, and returns their paths.
+func splitRuleTests(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(ruleTestsFile)
+	if err != nil {
+		t.Fatal(err)
 	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("parse %s: %v", ruleTestsFile, err)
+	}
+	groups, _ := doc["tests"].([]any)
+	if len(groups) == 0 {
+		t.Fatalf("%s has no tests", ruleTestsFile)
+	}
+	files, _ := doc["rule_files"].([]any)
+	for i, f := range files {
+		abs, err := filepath.Abs(fmt.Sprint(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = abs
+	}
+	dir := t.TempDir()
+	var paths []string
+	for i, g := range groups {
+		doc["tests"] = []any{g}
+		out, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("group-%02d.yml", i+1))
+		if err := os.WriteFile(path, out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	return paths
 }
 
 func TestAlertRules(t *testing.T) {
 	rules := loadRules(t)
 	var names []string
+	severities := make(map[string][]string)
 	for _, r := range rules {
 		if r.Alert == "" {
 			continue
 		}
-		names = append(names, r.Alert)
-		t.Run(r.Alert, func(t *testing.T) {
+		// Two rules may share an alert name only to give it two severities
+		// (VectordDown: a warning, critical once backups are overdue).
+		if slices.Contains(severities[r.Alert], r.Labels["severity"]) {
+			t.Errorf("%s: two rules with severity %q", r.Alert, r.Labels["severity"])
+		}
+		severities[r.Alert] = append(severities[r.Alert], r.Labels["severity"])
+		if !slices.Contains(names, r.Alert) {
+			names = append(names, r.Alert)
+		}
+		t.Run(r.Alert+"/"+r.Labels["severity"], func(t *testing.T) {
 			if _, err := time.ParseDuration(r.For); err != nil && r.For != "0" {
 				t.Errorf("for = %q, want a duration", r.For)
 			}
@@ -127,9 +197,51 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// TestRuleTestsCoverEveryAlert checks that alerts_test.yml has, for every
-// alert, a case where it fires and one where it must not.
-func TestRuleTestsCoverEveryAlert(t *testing.T) {
+// TestRunbook checks that the README's runbook has a section for every
+// alert, where its runbook_url points (GitHub's anchor for the heading
+// "#### Runbook: Name" is "runbook-name"), and none for an alert that no
+// longer exists.
+func TestRunbook(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sections []string
+	for _, m := range regexp.MustCompile(`(?m)^#### Runbook: (\S+)\s*$`).FindAllStringSubmatch(string(data), -1) {
+		sections = append(sections, m[1])
+	}
+	slices.Sort(sections)
+	if diff := cmp.Diff(wantAlerts, sections); diff != "" {
+		t.Errorf("README.md runbook sections (-alerts +sections):\n%s", diff)
+	}
+}
+
+// TestRecordingRules checks that every recording rule follows the
+// level:metric naming convention under the vectord: prefix, and that
+// alerts_test.yml tests its value.
+func TestRecordingRules(t *testing.T) {
+	tf := loadRuleTests(t)
+	for _, r := range loadRules(t) {
+		if r.Record == "" {
+			continue
+		}
+		if !strings.HasPrefix(r.Record, "vectord:") {
+			t.Errorf("recording rule %s: want a name starting vectord:", r.Record)
+		}
+		tested := false
+		for _, g := range tf.Tests {
+			for _, e := range g.PromQLExprTest {
+				tested = tested || slices.Contains(metricNames(e.Expr), r.Record)
+			}
+		}
+		if !tested {
+			t.Errorf("%s: no promql_expr_test reads %s", ruleTestsFile, r.Record)
+		}
+	}
+}
+
+func loadRuleTests(t testing.TB) ruleTestFile {
+	t.Helper()
 	data, err := os.ReadFile(ruleTestsFile)
 	if err != nil {
 		t.Fatal(err)
@@ -138,20 +250,47 @@ func TestRuleTestsCoverEveryAlert(t *testing.T) {
 	if err := yaml.Unmarshal(data, &tf); err != nil {
 		t.Fatalf("parse %s: %v", ruleTestsFile, err)
 	}
+	return tf
+}
+
+// seriesJob returns the job label of a promtool input series, or "".
+func seriesJob(series string) string {
+	m := regexp.MustCompile(`[{,]\s*job\s*=\s*"([^"]*)"`).FindStringSubmatch(series)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// TestRuleTestsCoverEveryAlert checks that alerts_test.yml has, for every
+// alert and each of its severities, a case where it fires, one where it
+// must not, and that a Prometheus without vectord targets fires none of
+// them.
+func TestRuleTestsCoverEveryAlert(t *testing.T) {
+	tf := loadRuleTests(t)
 	if !slices.Contains(tf.RuleFiles, rulesFile) {
 		t.Errorf("%s rule_files = %v, want it to load %s", ruleTestsFile, tf.RuleFiles, rulesFile)
 	}
-	firing := make(map[string]bool)
+	firing := make(map[string]bool) // by alert name and severity
 	silent := make(map[string]bool)
+	silentWithoutVectord := make(map[string]bool)
 	for _, group := range tf.Tests {
 		if d, err := time.ParseDuration(group.Interval); err != nil || d > 5*time.Minute {
 			t.Errorf("test group interval %q: want a duration of 5m or less, so samples do not go stale", group.Interval)
 		}
+		vectord := false
+		for _, s := range group.InputSeries {
+			vectord = vectord || vectordJob.MatchString(seriesJob(s.Series)) || strings.HasPrefix(s.Series, "vectord_")
+		}
 		for _, c := range group.AlertRuleTest {
-			if len(c.ExpAlerts) > 0 {
-				firing[c.Alertname] = true
-			} else {
+			for _, a := range c.ExpAlerts {
+				firing[c.Alertname+"/"+a.ExpLabels["severity"]] = true
+			}
+			if len(c.ExpAlerts) == 0 {
 				silent[c.Alertname] = true
+				if !vectord && len(group.InputSeries) > 0 {
+					silentWithoutVectord[c.Alertname] = true
+				}
 			}
 		}
 	}
@@ -159,11 +298,14 @@ func TestRuleTestsCoverEveryAlert(t *testing.T) {
 		if r.Alert == "" {
 			continue
 		}
-		if !firing[r.Alert] {
-			t.Errorf("%s: no test case where %s fires", ruleTestsFile, r.Alert)
+		if sev := r.Labels["severity"]; !firing[r.Alert+"/"+sev] {
+			t.Errorf("%s: no test case where %s fires with severity %s", ruleTestsFile, r.Alert, sev)
 		}
 		if !silent[r.Alert] {
 			t.Errorf("%s: no test case where %s must not fire", ruleTestsFile, r.Alert)
+		}
+		if !silentWithoutVectord[r.Alert] {
+			t.Errorf("%s: no test case where %s must not fire on a Prometheus without vectord targets", ruleTestsFile, r.Alert)
 		}
 	}
 }
@@ -173,6 +315,11 @@ func TestRuleTestsCoverEveryAlert(t *testing.T) {
 // an alert that silently never fires.
 func TestMetricNamesExist(t *testing.T) {
 	known := exposedNames(t)
+	for _, r := range loadRules(t) {
+		if r.Record != "" {
+			known[r.Record] = true // the rules' own series
+		}
+	}
 	check := func(t *testing.T, where, expr string) {
 		t.Helper()
 		names := metricNames(expr)
@@ -228,7 +375,7 @@ func TestDashboard(t *testing.T) {
 	if v := vars["datasource"]; v.Type != "datasource" || v.Query != "prometheus" {
 		t.Errorf("variable datasource = {type %q, query %v}, want a prometheus data source variable", v.Type, v.Query)
 	}
-	for _, name := range []string{"site", "environment"} {
+	for _, name := range []string{"instance", "site", "environment"} {
 		v := vars[name]
 		q := v.queryText()
 		if v.Type != "query" || !strings.HasPrefix(q, "label_values(") || !strings.HasSuffix(q, ", "+name+")") {
@@ -264,6 +411,12 @@ func TestDashboard(t *testing.T) {
 			if tg.Datasource.UID != "${datasource}" {
 				t.Errorf("panel %q query %s data source = %q, want ${datasource}", p.Title, tg.RefID, tg.Datasource.UID)
 			}
+			// TestDashboardQueriesLive checks that they filter by them.
+			for _, v := range []string{`instance=~"$instance"`, `site=~"$site"`, `environment=~"$environment"`} {
+				if !strings.Contains(tg.Expr, v) {
+					t.Errorf("panel %q query %s does not select %s: %s", p.Title, tg.RefID, v, tg.Expr)
+				}
+			}
 		}
 	}
 
@@ -284,6 +437,14 @@ func TestDashboard(t *testing.T) {
 		"sum by (code)",
 		"vectord_jobs_running",
 		"vectord_jobs_queued",
+		"vectord_archive_pending_backups",
+		"vectord_archive_upload_failures_total",
+		"vectord_api_budget_remaining",
+		"vectord_api_rate_limited_until_timestamp_seconds",
+		"vectord_scheduled_runs_skipped_total",
+		"vectord_config_reloads_total",
+		"process_start_time_seconds",
+		"vectord:backup_last_scheduled_success_timestamp_seconds",
 	} {
 		if !strings.Contains(exprs.String(), want) {
 			t.Errorf("no dashboard query contains %q", want)
@@ -364,6 +525,14 @@ func exposedNames(t testing.TB) map[string]bool {
 	m.RetentionDeleteFailed("s", "e", "local")
 	m.SetArchivePending("s", "e", "s3", 1)
 	m.ArchiveFailed("s", "e", "s3")
+	m.SetBudget(1)
+	m.SetRateLimitedUntil(now)
+	m.ScheduledRunSkipped("s", "e")
+	m.ConfigReloaded(false)
+	m.NotifyFailed("n")
+	m.DrillSucceeded("s", "e", now)
+	m.DrillFailed("s", "e")
+	m.SetLeader(true)
 
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -103,7 +103,8 @@ func TestInstall(t *testing.T) {
 			}
 			wantFile(t, filepath.Join(dest, tt.wantBin), 0o755, readFile(t, bin))
 			wantFile(t, filepath.Join(dest, "etc/vectord"), fs.ModeDir|0o700, nil)
-			wantFile(t, filepath.Join(dest, "etc/vectord/config.yaml"), 0o600, readFile(t, "config.yaml"))
+			wantFile(t, filepath.Join(dest, "etc/vectord/config.yaml"), 0o600, nil) // TestStarterConfigIsTheExample
+			wantFile(t, filepath.Join(dest, "var/lib/vectord"), fs.ModeDir|0o700, nil)
 			wantFile(t, filepath.Join(dest, "etc/sysusers.d/vectord.conf"), 0o644, readFile(t, "vectord.sysusers"))
 			wantFile(t, filepath.Join(dest, tt.wantDoc), 0o644, readFile(t, "../config.example.yaml"))
 

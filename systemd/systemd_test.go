@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -178,6 +179,7 @@ func TestUnitSettings(t *testing.T) {
 		{"ExecStart", execStart, "the binary and configuration scripts/install.sh installs"},
 		{"ExecReload", "/bin/kill -HUP $MAINPID", "SIGHUP reloads the configuration"},
 		{"Restart", "on-failure", "a crashed daemon comes back; a stopped one stays stopped"},
+		{"RestartPreventExitStatus", "2", "exit status 2 is a bad configuration, which no restart fixes"},
 		{"User", "vectord", "the user vectord.sysusers and install.sh create"},
 		{"StateDirectory", "vectord", "state_dir: /var/lib/vectord"},
 		{"StateDirectoryMode", "0700", "backups are readable by vectord only"},
@@ -204,10 +206,10 @@ func TestUnitSettings(t *testing.T) {
 // instead of being killed.
 func TestStopTimeoutCoversShutdown(t *testing.T) {
 	stop := parseTimespan(t, parseUnit(t, unitPath).one(t, "TimeoutStopSec"))
-	cfg := loadServiceConfig(t, filepath.Join(t.TempDir(), "credentials"), withSite)
+	cfg := loadServiceConfig(t, filepath.Join(t.TempDir(), "credentials"), "")
 	for name, d := range map[string]time.Duration{
-		"the default shutdown_timeout":    config.Default().ShutdownTimeout,
-		"shutdown_timeout in config.yaml": cfg.ShutdownTimeout,
+		"the default shutdown_timeout":                  config.Default().ShutdownTimeout,
+		"shutdown_timeout in the starter configuration": cfg.ShutdownTimeout,
 	} {
 		if stop <= d {
 			t.Errorf("TimeoutStopSec = %v, want more than %s (%v)", stop, name, d)
@@ -235,30 +237,31 @@ func parseTimespan(t testing.TB, s string) time.Duration {
 	panic("unreachable")
 }
 
-// withSite is a site to append to config.yaml, which ships with none.
-const withSite = `
-sites:
-  - name: acme
-    id: "12345"
-`
+// starterConfig returns the configuration scripts/install.sh puts in
+// /etc/vectord/config.yaml, installing into a temporary DESTDIR.
+func starterConfig(t testing.TB) []byte {
+	t.Helper()
+	dest := t.TempDir()
+	if out, err := install(t, dest, "BINARY="+fakeBinary(t)); err != nil {
+		t.Fatalf("install.sh: %v\n%s", err, out)
+	}
+	return readFile(t, filepath.Join(dest, "etc/vectord/config.yaml"))
+}
 
-// loadServiceConfig loads config.yaml plus extra, as the service would,
-// with the API token among the credentials in dir.
+// loadServiceConfig loads the starter configuration plus extra, as the
+// service would, with the API token among the credentials in dir.
 func loadServiceConfig(t testing.TB, dir, extra string) *config.Config {
 	t.Helper()
 	cfg, err := tryLoadServiceConfig(t, dir, extra)
 	if err != nil {
-		t.Fatalf("load config.yaml as the service: %v", err)
+		t.Fatalf("load the starter configuration as the service: %v", err)
 	}
 	return cfg
 }
 
 func tryLoadServiceConfig(t testing.TB, dir, extra string) (*config.Config, error) {
 	t.Helper()
-	data, err := os.ReadFile("config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := starterConfig(t)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -273,15 +276,15 @@ func tryLoadServiceConfig(t testing.TB, dir, extra string) (*config.Config, erro
 	return config.Load(path)
 }
 
-// TestServiceConfigReadsCredential checks that config.yaml takes the API
-// token from the credential the unit loads.
+// TestServiceConfigReadsCredential checks that the starter configuration
+// takes the API token from the credential the unit loads.
 func TestServiceConfigReadsCredential(t *testing.T) {
 	name, _, ok := strings.Cut(parseUnit(t, unitPath).one(t, "LoadCredential"), ":")
 	if !ok || name != "api-token" {
 		t.Fatalf("LoadCredential names credential %q, want api-token", name)
 	}
 	dir := filepath.Join(t.TempDir(), "credentials")
-	cfg := loadServiceConfig(t, dir, withSite)
+	cfg := loadServiceConfig(t, dir, "")
 	if cfg.API.Token != "test-token" || cfg.API.TokenFile != filepath.Join(dir, name) {
 		t.Errorf("api token from %q = %q, want %q from %s", cfg.API.TokenFile, cfg.API.Token, "test-token", filepath.Join(dir, name))
 	}
@@ -291,26 +294,75 @@ func TestServiceConfigReadsCredential(t *testing.T) {
 }
 
 // TestServiceConfigOutsideTheService checks that the command line, which
-// runs without CREDENTIALS_DIRECTORY, reads the token from /etc/vectord.
+// runs without CREDENTIALS_DIRECTORY, reads the token from /etc/vectord,
+// whether or not VECTOR_API_TOKEN (which config.example.yaml reads) is set:
+// the starter names the token once, so it is never "both set".
 func TestServiceConfigOutsideTheService(t *testing.T) {
-	data, err := os.ReadFile("config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(append(data, withSite...), "config.yaml", func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "/etc/vectord/api-token"; cfg.API.TokenFile != want {
-		t.Errorf("without CREDENTIALS_DIRECTORY token_file = %q, want %q", cfg.API.TokenFile, want)
+	data := starterConfig(t)
+	for _, env := range []map[string]string{{}, {"VECTOR_API_TOKEN": "exported-token"}} {
+		cfg, err := config.Parse(data, "config.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if err != nil {
+			t.Fatalf("parse the starter configuration with environment %v: %v", env, err)
+		}
+		if want := "/etc/vectord/api-token"; cfg.API.TokenFile != want || cfg.API.Token != "" {
+			t.Errorf("with environment %v: token_file = %q, token set %v; want %q and no inline token", env, cfg.API.TokenFile, cfg.API.Token != "", want)
+		}
 	}
 }
 
-// TestServiceConfigNeedsSites checks that the starter configuration, as
-// installed, is refused with one clear error until a site is added.
-func TestServiceConfigNeedsSites(t *testing.T) {
-	_, err := tryLoadServiceConfig(t, filepath.Join(t.TempDir(), "credentials"), "")
-	if err == nil || strings.Count(err.Error(), "\n") != 0 || !strings.Contains(err.Error(), "no sites configured") {
-		t.Errorf("load config.yaml as shipped: %v; want only the error that no sites are configured", err)
+// TestStarterConfigIsTheExample checks that the starter configuration is
+// config.example.yaml, the file the README documents and edits, but for
+// its header and the API token's lines.
+func TestStarterConfigIsTheExample(t *testing.T) {
+	example := strings.Split(string(readFile(t, "../config.example.yaml")), "\n")
+	starter := strings.Split(string(starterConfig(t)), "\n")
+	var dropped, added []string
+	for _, l := range example {
+		if !slices.Contains(starter, l) {
+			dropped = append(dropped, l)
+		}
+	}
+	for _, l := range starter {
+		if !slices.Contains(example, l) && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "  #") {
+			added = append(added, l)
+		}
+	}
+	wantDropped := []string{"  token: ${VECTOR_API_TOKEN}", "  # token_file: /etc/vectord/api-token"}
+	wantAdded := []string{"  token_file: ${CREDENTIALS_DIRECTORY:-/etc/vectord}/api-token"}
+	if !slices.Equal(dropped, wantDropped) || !slices.Equal(added, wantAdded) {
+		t.Errorf("the starter configuration drops %q and adds %q to config.example.yaml; want it to drop %q and add %q", dropped, added, wantDropped, wantAdded)
+	}
+}
+
+// TestBadConfigIsNotRestarted checks that vectord run exits with a status
+// the unit's RestartPreventExitStatus names when its configuration is bad,
+// so systemd does not restart it every RestartSec, and that a crash still
+// is restarted (Restart=on-failure).
+func TestBadConfigIsNotRestarted(t *testing.T) {
+	prevent := strings.Fields(parseUnit(t, unitPath).one(t, "RestartPreventExitStatus"))
+	bin := buildVectord(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(bad, []byte("api:\n  token: t\n  timeout: soon\nsites: [{name: a, id: '1'}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"invalid file": {"run", "--config", bad},
+		"missing file": {"run", "--config", filepath.Join(dir, "missing.yaml")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			out, err := cmd.CombinedOutput()
+			code := cmd.ProcessState.ExitCode()
+			if err == nil || !slices.Contains(prevent, strconv.Itoa(code)) {
+				t.Errorf("vectord %s = exit %d (%v), want one of RestartPreventExitStatus=%s\n%s", strings.Join(args, " "), code, err, strings.Join(prevent, " "), out)
+			}
+		})
+	}
+	if slices.Contains(prevent, "1") {
+		t.Errorf("RestartPreventExitStatus=%s includes 1, the status of a failed operation, which a restart may fix", strings.Join(prevent, " "))
 	}
 }

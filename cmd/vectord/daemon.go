@@ -21,6 +21,7 @@ import (
 	"github.com/builtfast/vectord/codec"
 	"github.com/builtfast/vectord/config"
 	"github.com/builtfast/vectord/exporter"
+	"github.com/builtfast/vectord/logging"
 	"github.com/builtfast/vectord/metrics"
 	"github.com/builtfast/vectord/scheduler"
 	"github.com/builtfast/vectord/sdnotify"
@@ -40,10 +41,15 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("run takes no arguments, got %q", pos)
 	}
-	log := newLogger(m.Stderr, slog.LevelInfo)
 	cfg, err := loadConfig(f.configPath())
 	if err != nil {
 		return err
+	}
+	// log.format and log.level (journald, when it is the output, wins
+	// over the format).
+	log, err := logging.New(m.Stderr, logging.Options{Format: cfg.Log.Format, Level: cfg.Log.Level}, m.Getenv)
+	if err != nil {
+		return &usageError{err: fmt.Errorf("log: %w", err)}
 	}
 	d, err := newDaemon(ctx, f.configPath(), cfg, log)
 	if err != nil {

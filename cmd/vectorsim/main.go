@@ -1,9 +1,14 @@
 // Command vectorsim serves the simulated Vector Pro API of package vectorsim
 // on a TCP address, for benchmark scripts and end-to-end tests.
 //
-// Its first line on stdout is "listening on http://ADDR"; it serves until
-// SIGINT or SIGTERM, then drains requests for up to five seconds and exits
-// 0. Bad flags exit 2, a failure to listen exits 1.
+// It prints two lines on stdout, the address it serves on and the base URL
+// of the API under it, which is what vectord's api.base_url takes:
+//
+//	listening on http://127.0.0.1:18080
+//	API base URL: http://127.0.0.1:18080/api/v1/vector (set api.base_url to it, and api.token to the --token value)
+//
+// It serves until SIGINT or SIGTERM, then drains requests for up to five
+// seconds and exits 0. Bad flags exit 2, a failure to listen exits 1.
 //
 //	vectorsim --token secret --sites 12345,23456:67890 --dump-size 1GiB
 package main
@@ -26,6 +31,10 @@ import (
 
 	"github.com/builtfast/vectord/vectorsim"
 )
+
+// apiPath is where package vectorsim serves the Vector API, as the real
+// API does under https://api.builtfast.com.
+const apiPath = "/api/v1/vector"
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -124,6 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "API base URL: http://%s%s (set api.base_url to it, and api.token to the --token value)\n", ln.Addr(), apiPath)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -16,26 +16,39 @@ import (
 	"time"
 )
 
-// firstLine reads the "listening on" line and returns the base URL.
-func firstLine(t *testing.T, r io.Reader) string {
+// firstLines reads the two lines vectorsim prints when it serves: the
+// address ("listening on http://127.0.0.1:PORT", which scripts read) and the
+// API base URL, for vectord's api.base_url. It returns the API base URL.
+func firstLines(t *testing.T, r io.Reader) string {
 	t.Helper()
-	line, err := bufio.NewReader(r).ReadString('\n')
+	br := bufio.NewReader(r)
+	line, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatalf("read first line: %v", err)
 	}
-	base, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") {
+	addr, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "listening on ")
+	if !ok || !strings.HasPrefix(addr, "http://127.0.0.1:") {
 		t.Fatalf("first line = %q, want listening on http://127.0.0.1:PORT", line)
 	}
-	return base
+	line, err = br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("read second line: %v", err)
+	}
+	want := "API base URL: " + addr + "/api/v1/vector (set api.base_url to it, and api.token to the --token value)\n"
+	if line != want {
+		t.Fatalf("second line = %q, want %q", line, want)
+	}
+	api, _, _ := strings.Cut(strings.TrimPrefix(line, "API base URL: "), " ")
+	return api
 }
 
-// export requests an export of site 23456's environment 67890 and returns
-// the download URL of the completed export.
-func export(t *testing.T, base, token string) string {
+// export requests an export of site 23456's environment 67890 through the
+// API at api (its base URL, as api.base_url takes it) and returns the
+// download URL of the completed export.
+func export(t *testing.T, api, token string) string {
 	t.Helper()
 	do := func(method, path string) map[string]any {
-		req, _ := http.NewRequest(method, base+"/api/v1/vector"+path, nil)
+		req, _ := http.NewRequest(method, api+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -68,9 +81,9 @@ func TestRunServesUntilCanceled(t *testing.T) {
 		done <- run(ctx, []string{"--token", "tok", "--sites", "12345,23456:67890", "--dump-size", "3KiB", "--flavor", "mariadb"}, pw, &stderr)
 		pw.Close()
 	}()
-	base := firstLine(t, pr)
+	api := firstLines(t, pr)
 	go io.Copy(io.Discard, pr)
-	resp, err := http.Get(export(t, base, "tok"))
+	resp, err := http.Get(export(t, api, "tok"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,8 +232,8 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	base := firstLine(t, stdout)
-	u := export(t, base, "secret")
+	api := firstLines(t, stdout)
+	u := export(t, api, "secret")
 	if !strings.Contains(u, "X-Amz-Expires=120&") {
 		t.Errorf("download URL lacks X-Amz-Expires=120")
 	}
