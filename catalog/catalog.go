@@ -380,39 +380,10 @@ func (db *DB) Get(ctx context.Context, id string) (Record, error) {
 // marked deleting; ErrReadOnly; ctx's error; or an error when the stored
 // record is unreadable.
 func (db *DB) SetLocations(ctx context.Context, id string, locs []Location) error {
-	if err := db.writable(ctx); err != nil {
-		return fmt.Errorf("set locations of backup %s: %w", id, err)
-	}
-	id = strings.ToLower(id)
 	if bad := locationProblems(locs); len(bad) > 0 {
-		return fmt.Errorf("set locations of backup %s: %w locations: %s", id, ErrInvalid, strings.Join(bad, "; "))
+		return fmt.Errorf("set locations of backup %s: %w locations: %s", strings.ToLower(id), ErrInvalid, strings.Join(bad, "; "))
 	}
-	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		if isDeleting(tx, []byte(id)) {
-			return ErrNotFound
-		}
-		loc, err := locate(tx, id)
-		if err != nil {
-			return err
-		}
-		r, err := decodeRecord(loc.bucket.Get(loc.key))
-		if err != nil {
-			return err
-		}
-		r.Locations = locs
-		data, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode: %w", err)
-		}
-		if err := loc.bucket.Put(loc.key, data); err != nil {
-			return fmt.Errorf("put record: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("set locations of backup %s: %w", id, err)
-	}
-	return nil
+	return db.update(ctx, id, "set locations of backup", func(r *Record) { r.Locations = locs })
 }
 
 // Filter selects backups for List. An empty field matches any value.

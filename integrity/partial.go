@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/builtfast/vectord/storage"
+	"github.com/builtfast/vectord/storage/local"
 )
 
 // partialTarget is the target name partial-file findings carry: they are
@@ -53,7 +54,7 @@ func findPartials(ctx context.Context, root string) ([]partialFile, error) {
 		if err != nil {
 			return err
 		}
-		busy, err := inUse(p)
+		busy, err := local.PartialInUse(p)
 		if err != nil {
 			return err
 		}
@@ -79,5 +80,5 @@ func removePartial(root, key string) (bool, error) {
 	if !strings.HasSuffix(key, storage.PartialSuffix) || !filepath.IsLocal(filepath.FromSlash(key)) {
 		return false, fmt.Errorf("%q is not a partial file under %s", key, root)
 	}
-	return removeUnused(filepath.Join(root, filepath.FromSlash(key)))
+	return local.RemovePartialIfUnused(filepath.Join(root, filepath.FromSlash(key)))
 }

@@ -420,3 +420,14 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// PartialInUse reports whether a live writer — a download of this or
+// another process — holds the partial file at path (a path under a
+// Target's root ending in PartialSuffix). A file gone meanwhile counts as
+// in use: it is no leftover. Where the file system has no locks it reports
+// false.
+func PartialInUse(path string) (bool, error) { return partialInUse(path) }
+
+// RemovePartialIfUnused removes the partial file at path unless a live
+// writer holds it, and reports whether it removed it.
+func RemovePartialIfUnused(path string) (bool, error) { return removeUnlocked(path, os.Remove) }

@@ -75,3 +75,24 @@ func flock(f *os.File, how int) error {
 	}
 	return ferr
 }
+
+// partialInUse reports whether a live writer holds the lock on the partial
+// file at name. A file gone meanwhile (committed or removed) counts as in
+// use: it is no leftover.
+func partialInUse(name string) (bool, error) {
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close() // releases the lock taken below
+	switch err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); {
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return true, nil
+	case err != nil && !noLocks(err):
+		return false, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return false, nil
+}

@@ -22,3 +22,11 @@ func removeUnlocked(name string, remove func(string) error) (bool, error) {
 	}
 	return true, nil
 }
+
+// partialInUse cannot tell here: without flock no writer holds a lock.
+func partialInUse(name string) (bool, error) {
+	if _, err := os.Stat(name); errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	return false, nil
+}
