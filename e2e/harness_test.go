@@ -164,6 +164,8 @@ func (f *fixture) writeConfig(o options) {
   poll_max_interval: 100ms
   requests_per_minute: 6000
   db_operations_per_hour: %d
+log:
+  format: json   # TestSIGKILLLoop counts the daemon's JSON log lines
 state_dir: %s
 storage:
   local:
