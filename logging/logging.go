@@ -115,6 +115,10 @@ type Options struct {
 	// Level is "debug", "info" (the default when empty), "warn" or
 	// "error": records below it are dropped.
 	Level string
+	// LevelVar, if set, receives Level and is what the handler follows,
+	// so that a configuration reload can change the level of a running
+	// logger (LevelVar.Set).
+	LevelVar *slog.LevelVar
 }
 
 // The formats of Options.Format.
@@ -157,10 +161,15 @@ func New(w io.Writer, o Options, getenv func(string) string) (*slog.Logger, erro
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if toJournal(w, getenv("JOURNAL_STREAM")) {
-		return slog.New(JournalHandler(w, level)), nil
+	var leveler slog.Leveler = level
+	if o.LevelVar != nil {
+		o.LevelVar.Set(level)
+		leveler = o.LevelVar
 	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}
+	if toJournal(w, getenv("JOURNAL_STREAM")) {
+		return slog.New(JournalHandler(w, leveler)), nil
+	}
+	opts := &slog.HandlerOptions{Level: leveler, ReplaceAttr: durationString}
 	if format == formatJSON {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,5 +192,24 @@ func TestParseLevel(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("ParseLevel(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestNewFollowsItsLevelVar: a reload changes a running logger's level.
+func TestNewFollowsItsLevelVar(t *testing.T) {
+	var b bytes.Buffer
+	lv := new(slog.LevelVar)
+	log, err := logging.New(&b, logging.Options{Format: "logfmt", Level: "warn", LevelVar: lv}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("before")
+	if lv.Level() != slog.LevelWarn || strings.Contains(b.String(), "before") {
+		t.Fatalf("level %v, output %q: want warn and no info line", lv.Level(), b.String())
+	}
+	lv.Set(slog.LevelDebug)
+	log.Debug("after")
+	if !strings.Contains(b.String(), "msg=after") {
+		t.Errorf("after the level changed to debug: %q", b.String())
 	}
 }

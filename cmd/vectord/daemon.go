@@ -47,7 +47,8 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	}
 	// log.format and log.level (journald, when it is the output, wins
 	// over the format).
-	log, err := logging.New(m.Stderr, logging.Options{Format: cfg.Log.Format, Level: cfg.Log.Level}, m.Getenv)
+	level := new(slog.LevelVar)
+	log, err := logging.New(m.Stderr, logging.Options{Format: cfg.Log.Format, Level: cfg.Log.Level, LevelVar: level}, m.Getenv)
 	if err != nil {
 		return &usageError{err: fmt.Errorf("log: %w", err)}
 	}
@@ -55,6 +56,7 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
+	d.logLevel = level
 	return d.run(ctx)
 }
 
@@ -69,6 +71,8 @@ type daemon struct {
 	sched *scheduler.Scheduler
 	srv   *server.Server
 	ex    *exporter.Exporter
+
+	logLevel *slog.LevelVar // log.level, changed by a reload; nil: fixed
 
 	mu  sync.RWMutex // guards ex and api, replaced on reload
 	api *vectorapi.Client
@@ -379,6 +383,7 @@ func (d *daemon) reload() {
 	}
 	// What a restart must change stays as it runs.
 	cfg.StateDir, cfg.Server.Listen, cfg.Storage.Local, cfg.Storage.S3 = old.StateDir, old.Server.Listen, old.Storage.Local, old.Storage.S3
+	cfg.Log.Format = old.Log.Format
 	c, err := codec.Parse(cfg.Storage.Compression)
 	if err == nil {
 		err = d.sched.Reload(schedEnvs(cfg))
@@ -396,6 +401,11 @@ func (d *daemon) reload() {
 		// running ones back.
 		_ = d.sched.Reload(schedEnvs(old))
 		return
+	}
+	if d.logLevel != nil {
+		if l, err := logging.ParseLevel(cfg.Log.Level); err == nil {
+			d.logLevel.Set(l)
+		}
 	}
 	d.app.setConfig(cfg, c)
 	client, err := d.app.client(d.met.APIRequest, d.sched)
@@ -435,6 +445,9 @@ func restartKeys(old, cfg *config.Config) []string {
 	}
 	if !reflect.DeepEqual(old.Storage.S3, cfg.Storage.S3) {
 		keys = append(keys, "storage.s3")
+	}
+	if old.Log.Format != cfg.Log.Format {
+		keys = append(keys, "log.format")
 	}
 	return keys
 }

@@ -50,14 +50,14 @@ func TestSIGHUPRotatesTheTokenAndNamesRestartKeys(t *testing.T) {
 		t.Fatalf("backup after rotating the token = %d %q %q, want success", code, out, errs)
 	}
 
-	// server.listen changes only at a restart.
-	cfg2 := strings.Replace(cfg, "listen: "+e.listen, "listen: 127.0.0.1:1", 1)
+	// server.listen and log.format change only at a restart.
+	cfg2 := strings.Replace(cfg, "listen: "+e.listen, "listen: 127.0.0.1:1", 1) + "log:\n  format: json\n"
 	if err := os.WriteFile(e.cfg, []byte(cfg2), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	e.waitFor("the restart-only key named", 10*time.Second, func() bool {
-		return strings.Contains(p.stderr.String(), "server.listen")
+	e.waitFor("the restart-only keys named", 10*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "server.listen") && strings.Contains(p.stderr.String(), "log.format")
 	})
 	metrics := scrape("http://" + e.listen + "/metrics")
 	if !regexp.MustCompile(`(?m)^vectord_config_reloads_total\{outcome="failure"\} 1$`).MatchString(metrics) ||
