@@ -65,6 +65,16 @@ func (a *app) forget(ctx context.Context, ids []string, lock envLocker, m *metri
 	enf := a.enforcer(m)
 	for _, r := range recs {
 		unlock := lock.lock(r.Site, r.Environment)
+		// Read the record again under the environment's lock: an archive
+		// copy may have added a location since it was resolved, and its
+		// files must go too.
+		cur, err := a.cat.Get(ctx, r.ID)
+		if err != nil {
+			unlock()
+			errs = append(errs, err)
+			continue
+		}
+		r = cur
 		res, err := enf.Forget(ctx, []catalog.Record{r})
 		unlock()
 		if err != nil {
